@@ -1,0 +1,69 @@
+"""The knowledge stage's interface: retrievers and rankers, chosen by name.
+
+A retriever turns keywords into candidate facts; a ranker orders facts against the
+story so far. Both are plain objects with one main method, registered in a dict so
+tests and ablations can swap them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from engine.types import Fact, ScoredFact
+
+
+class Retriever(Protocol):
+    def retrieve(self, keywords: list[str], limit: int = 50) -> list[Fact]: ...
+
+
+class Ranker(Protocol):
+    def rank(self, context: str, facts: list[Fact], top_n: int = 5) -> list[ScoredFact]: ...
+
+
+class NullRetriever:
+    """Retrieves nothing: the pipeline writes without knowledge."""
+
+    def retrieve(self, keywords: list[str], limit: int = 50) -> list[Fact]:
+        return []
+
+
+class FixedRetriever:
+    """Returns a fixed list of facts whose head or tail mentions a keyword (tests, demos)."""
+
+    def __init__(self, facts: list[Fact]):
+        self.facts = list(facts)
+
+    def retrieve(self, keywords: list[str], limit: int = 50) -> list[Fact]:
+        wanted = {k.lower() for k in keywords}
+        hits = [f for f in self.facts if f.head.lower() in wanted or f.tail.lower() in wanted]
+        return hits[:limit]
+
+
+class NullRanker:
+    """Keeps the retriever's order; scores fall from 1 by position."""
+
+    def rank(self, context: str, facts: list[Fact], top_n: int = 5) -> list[ScoredFact]:
+        return [ScoredFact(f, 1.0 / (i + 1)) for i, f in enumerate(facts[:top_n])]
+
+
+RETRIEVERS: dict[str, Callable[..., Retriever]] = {
+    "null": NullRetriever,
+    "fixed": FixedRetriever,
+}
+RANKERS: dict[str, Callable[..., Ranker]] = {
+    "null": NullRanker,
+}
+
+
+def make_retriever(name: str, **kwargs) -> Retriever:
+    """Build a registered retriever by name."""
+    if name not in RETRIEVERS:
+        raise ValueError(f"unknown retriever {name!r}; choose from {', '.join(RETRIEVERS)}")
+    return RETRIEVERS[name](**kwargs)
+
+
+def make_ranker(name: str, **kwargs) -> Ranker:
+    """Build a registered ranker by name."""
+    if name not in RANKERS:
+        raise ValueError(f"unknown ranker {name!r}; choose from {', '.join(RANKERS)}")
+    return RANKERS[name](**kwargs)

@@ -1,0 +1,115 @@
+"""Typed records that flow between the engine's stages.
+
+Nothing here imports torch, so storage and the app may import these freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One piece of knowledge: a triple and the sentence a template made of it."""
+
+    relation: str
+    head: str
+    tail: str
+    sentence: str
+    weight: float = 1.0
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoredFact:
+    """A fact with the contextual ranker's score (higher is more relevant)."""
+
+    fact: Fact
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.fact.sentence, "score": self.score, **self.fact.to_dict()}
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Decoding settings for one sentence."""
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 40
+    n_candidates: int = 1
+    keyword_strength: float = 4.0
+    knowledge_top_n: int = 5
+    seed: int | None = None
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "SamplingParams":
+        """Named presets; keyword arguments override single fields."""
+        presets = {
+            "balanced": {},
+            "precise": {"temperature": 0.3, "top_p": 0.9, "top_k": 20},
+            "creative": {"temperature": 1.0, "top_p": 0.98, "top_k": 100},
+            "greedy": {"temperature": 0.0},
+        }
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose from {', '.join(presets)}")
+        return cls(**{**presets[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Step:
+    """Everything needed to explain and reproduce one sentence."""
+
+    keywords: list[str]
+    facts: list[ScoredFact]
+    candidates: list[str]
+    chosen: int
+    params: SamplingParams
+    seed: int
+    model: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    keywords_source: str = "predicted"  # predicted | given
+    notes: list[str] = field(default_factory=list)  # clipping, empty knowledge, ...
+
+    @property
+    def sentence(self) -> str:
+        return self.candidates[self.chosen] if self.candidates else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sentence": self.sentence,
+            "keywords": list(self.keywords),
+            "keywords_source": self.keywords_source,
+            "facts": [f.to_dict() for f in self.facts],
+            "candidates": list(self.candidates),
+            "chosen": self.chosen,
+            "params": self.params.to_dict(),
+            "seed": self.seed,
+            "model": self.model,
+            "timings_ms": dict(self.timings_ms),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class StoryContext:
+    """The story so far: premise (title or first sentence) plus later sentences."""
+
+    premise: str
+    sentences: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        return " ".join([self.premise, *self.sentences]).strip()
+
+    def extend(self, sentence: str) -> "StoryContext":
+        return StoryContext(self.premise, (*self.sentences, sentence))
