@@ -1,0 +1,44 @@
+"""Command line: `python -m storage upgrade [--db URL]` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy.engine import make_url
+
+from storage.db import make_engine
+from storage.migrate import current_revision, downgrade, head_revision, upgrade
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one migration command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m storage", description="CNTRL Studio database tools"
+    )
+    parser.add_argument(
+        "--db", help="database URL (default: CNTRL_DATABASE_URL, else data/stories.db)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("upgrade", help="migrate the database to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    down = sub.add_parser("downgrade", help="migrate the database down to a revision")
+    down.add_argument("revision")
+    sub.add_parser("current", help="print the database's revision and the newest one")
+    for child in sub.choices.values():
+        child.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    engine = make_engine(args.db)
+    where = make_url(engine.url).render_as_string(hide_password=True)
+    if args.command == "upgrade":
+        print(f"{where}: at {upgrade(engine=engine, revision=args.revision)}")
+    elif args.command == "downgrade":
+        print(f"{where}: at {downgrade(engine=engine, revision=args.revision)}")
+    else:
+        print(f"{where}: at {current_revision(engine)} (newest: {head_revision()})")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

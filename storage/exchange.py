@@ -1,0 +1,177 @@
+"""Stories in and out: JSON with everything (round-trips), Markdown with the text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage import tree, validate
+from storage.errors import InvalidInput
+from storage.models import Node, Story
+from storage.records import Provenance, provenance_of
+from storage.stories import create_story, load_story
+
+FORMAT = "cntrl-story"
+VERSION = 1
+MAX_IMPORT_NODES = 100_000
+
+
+def export_json(session: Session, *, user_id: int, story_id: int) -> dict[str, Any]:
+    """Export a story with its whole revision tree and provenance.
+
+    Nodes are numbered `ref` 1..n in creation order (database ids are not
+    exported), so exporting an imported story gives the same document.
+
+    Args:
+        session: Open session.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+
+    Returns:
+        A JSON-able dict; `import_json` reads it back.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, include_deleted=True)
+    nodes = tree.visible_nodes(session, story)
+    refs = {node.id: index for index, node in enumerate(nodes, start=1)}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": story.title,
+        "premise": story.premise,
+        "settings": story.settings,
+        "created_at": story.created_at.isoformat(),
+        "updated_at": story.updated_at.isoformat(),
+        "head": refs.get(story.head_node_id) if story.head_node_id else None,
+        "redo": [refs[i] for i in story.redo_stack if i in refs],
+        "nodes": [_node_dict(node, refs) for node in nodes],
+    }
+
+
+def export_markdown(session: Session, *, user_id: int, story_id: int) -> str:
+    """The story's text (root to head) as Markdown: title, premise, sentences."""
+    view = load_story(session, user_id=user_id, story_id=story_id, include_deleted=True)
+    parts = [f"# {view.title.strip() or 'Untitled story'}"]
+    if view.premise.strip():
+        parts.append(f"*{view.premise.strip()}*")
+    if view.nodes:
+        parts.append(view.text)
+    return "\n\n".join(parts) + "\n"
+
+
+def import_json(session: Session, *, user_id: int, document: Mapping[str, Any]) -> Story:
+    """Create a new story for `user_id` from an `export_json` document.
+
+    The whole document is checked before anything is written, so a bad
+    document raises `InvalidInput` and leaves the session untouched.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Owner of the imported story.
+        document: A dict as produced by `export_json`.
+
+    Returns:
+        The new story.
+    """
+    header, parsed = _parse(document)
+    story = create_story(
+        session,
+        user_id=user_id,
+        title=header["title"],
+        premise=header["premise"],
+        settings=header["settings"],
+    )
+    ids: dict[int, int] = {}
+    for ref, parent_ref, position, text, record, created in parsed:
+        node = Node(
+            story_id=story.id,
+            parent_id=ids.get(parent_ref),
+            position=position,
+            text=text,
+            created_at=created,
+            **record.node_fields(),
+        )
+        session.add(node)
+        session.flush()
+        ids[ref] = node.id
+    story.head_node_id = ids.get(header["head"])
+    story.redo_stack = [ids[ref] for ref in header["redo"]]
+    story.created_at, story.updated_at = header["created_at"], header["updated_at"]
+    session.flush()
+    return story
+
+
+def _node_dict(node: Node, refs: dict[int, int]) -> dict[str, Any]:
+    return {
+        "ref": refs[node.id],
+        "parent": refs.get(node.parent_id) if node.parent_id else None,
+        "position": node.position,
+        "text": node.text,
+        **provenance_of(node).node_fields(),
+        "created_at": node.created_at.isoformat(),
+    }
+
+
+def _parse(document: Any) -> tuple[dict[str, Any], list[tuple]]:
+    """Check a whole document; return its header and its validated nodes."""
+    if not isinstance(document, Mapping) or document.get("format") != FORMAT:
+        raise InvalidInput(f"not a {FORMAT} document")
+    if document.get("version") != VERSION:
+        raise InvalidInput(f"unsupported {FORMAT} version {document.get('version')!r}")
+    nodes = validate.json_list(document.get("nodes"), field="nodes")
+    if len(nodes) > MAX_IMPORT_NODES:
+        raise InvalidInput(f"at most {MAX_IMPORT_NODES:,} nodes can be imported")
+    positions: dict[int, int] = {}
+    parsed = [_parse_node(raw, positions) for raw in nodes]
+    head = document.get("head")
+    redo = validate.json_list(document.get("redo"), field="redo")
+    for ref in [head, *redo]:
+        if ref is not None and ref not in positions:
+            raise InvalidInput(f"head/redo refer to unknown node ref {ref!r}")
+    header = {
+        "title": validate.text(
+            document.get("title", ""), field="title", limit=validate.MAX_TITLE, allow_empty=True
+        ),
+        "premise": validate.text(document.get("premise", ""), field="premise", allow_empty=True),
+        "settings": validate.json_object(document.get("settings"), field="settings"),
+        "created_at": _timestamp(document.get("created_at")),
+        "updated_at": _timestamp(document.get("updated_at")),
+        "head": head,
+        "redo": redo,
+    }
+    return header, parsed
+
+
+def _parse_node(raw: Any, positions: dict[int, int]) -> tuple:
+    """Validate one exported node; parents must come before their children."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("each node must be an object")
+    ref, parent = raw.get("ref"), raw.get("parent")
+    if isinstance(ref, bool) or not isinstance(ref, int) or ref in positions:
+        raise InvalidInput(f"node ref {ref!r} is missing, not an integer or repeated")
+    if parent is not None and parent not in positions:
+        raise InvalidInput(f"node {ref} names parent {parent!r}, which is not an earlier node")
+    position = positions[parent] + 1 if parent is not None else 0
+    if raw.get("position", position) != position:
+        raise InvalidInput(f"node {ref} has position {raw.get('position')!r}, expected {position}")
+    names = Provenance.__dataclass_fields__.keys()
+    try:
+        record = Provenance(**{k: raw[k] for k in names if k in raw}).validated()
+    except TypeError as error:
+        raise InvalidInput(f"node {ref}: {error}") from None
+    text = validate.text(raw.get("text"), field=f"text of node {ref}")
+    positions[ref] = position
+    return ref, parent, position, text, record, _timestamp(raw.get("created_at"))
+
+
+def _timestamp(value: Any) -> datetime:
+    """Parse an ISO timestamp with a zone."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"bad timestamp {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"timestamp {value!r} has no time zone")
+    return parsed

@@ -1,0 +1,314 @@
+"""Stories as revision trees: create, write sentences, move the head, fork, delete.
+
+Every function takes the acting user's id and refuses a story that user does
+not own. Writes lock the story row, so concurrent writers line up instead of
+losing a head update. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage import tree, validate
+from storage.errors import Conflict, InvalidInput
+from storage.models import Node, Story, utcnow
+from storage.records import NodeView, Provenance, StorySummary, StoryView, provenance_of
+from storage.users import get_user
+
+
+def create_story(
+    session: Session,
+    *,
+    user_id: int,
+    title: str = "",
+    premise: str = "",
+    settings: dict[str, Any] | None = None,
+) -> Story:
+    """Start an empty story.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Owner.
+        title: Short title (up to 500 characters).
+        premise: The opening premise the engine continues from.
+        settings: JSON-able defaults for this story (model id, sampling settings).
+
+    Returns:
+        The new story, flushed so it has an id.
+    """
+    get_user(session, user_id)
+    story = Story(
+        owner_id=user_id,
+        title=validate.text(title, field="title", limit=validate.MAX_TITLE, allow_empty=True),
+        premise=validate.text(premise, field="premise", allow_empty=True),
+        settings=validate.json_object(settings, field="settings"),
+        redo_stack=[],
+    )
+    session.add(story)
+    session.flush()
+    return story
+
+
+def append_node(
+    session: Session,
+    *,
+    user_id: int,
+    story_id: int,
+    text: str,
+    provenance: Provenance | None = None,
+) -> Node:
+    """Add the next sentence after the current head and make it the head.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+        text: The sentence (1 to 100,000 characters, no NUL).
+        provenance: Keywords, facts, candidates, params, seed, model, timings and
+            source; defaults to a sentence the writer typed.
+
+    Returns:
+        The new node.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    parent = session.get(Node, story.head_node_id) if story.head_node_id else None
+    return _add_node(session, story, parent, text, provenance)
+
+
+def add_sibling(
+    session: Session,
+    *,
+    user_id: int,
+    story_id: int,
+    node_id: int,
+    text: str,
+    provenance: Provenance | None = None,
+) -> Node:
+    """Add another version of a sentence (regenerate, edit, other candidate); it becomes the head.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+        node_id: The sentence this is another version of.
+        text: The new version's text.
+        provenance: How the new version was made.
+
+    Returns:
+        The new node; it has the same parent and position as `node_id`.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    node = tree.node_in_story(session, story, node_id)
+    parent = session.get(Node, node.parent_id) if node.parent_id else None
+    return _add_node(session, story, parent, text, provenance)
+
+
+def choose_node(session: Session, *, user_id: int, story_id: int, node_id: int) -> Node:
+    """Make any node of the story the head (switch version or branch)."""
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    node = tree.node_in_story(session, story, node_id)
+    _move_head(story, node.id, redo_stack=[])
+    return node
+
+
+def undo(session: Session, *, user_id: int, story_id: int) -> Node | None:
+    """Move the head back one sentence; returns the new head (`None`: empty story).
+
+    Raises:
+        Conflict: The story is already empty.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    if story.head_node_id is None:
+        raise Conflict("nothing to undo")
+    head = session.get(Node, story.head_node_id)
+    _move_head(story, head.parent_id, redo_stack=[*story.redo_stack, head.id])
+    return session.get(Node, head.parent_id) if head.parent_id else None
+
+
+def redo(session: Session, *, user_id: int, story_id: int) -> Node:
+    """Move the head forward to where the last undo left it.
+
+    Raises:
+        Conflict: There is nothing to redo.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    if not story.redo_stack:
+        raise Conflict("nothing to redo")
+    *rest, node_id = story.redo_stack
+    _move_head(story, node_id, redo_stack=rest)
+    return session.get(Node, node_id)
+
+
+def fork_story(
+    session: Session, *, user_id: int, story_id: int, node_id: int, title: str | None = None
+) -> Story:
+    """Start a new story from the path up to `node_id`, sharing those nodes.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Acting user; must own the source story and owns the fork.
+        story_id: Source story.
+        node_id: Last sentence the fork keeps.
+        title: The fork's title; defaults to the source's.
+
+    Returns:
+        The new story, whose head is `node_id`; no node is copied.
+    """
+    source = tree.get_story(session, user_id=user_id, story_id=story_id)
+    node = tree.node_in_story(session, source, node_id)
+    fork = create_story(
+        session,
+        user_id=user_id,
+        title=source.title if title is None else title,
+        premise=source.premise,
+        settings=source.settings,
+    )
+    fork.forked_from_id, fork.base_node_id, fork.head_node_id = source.id, node.id, node.id
+    session.flush()
+    return fork
+
+
+def load_story(
+    session: Session, *, user_id: int, story_id: int, include_deleted: bool = False
+) -> StoryView:
+    """Load a story as its path from the root to the head, with provenance.
+
+    Args:
+        session: Open session.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+        include_deleted: Also load a soft-deleted story.
+
+    Returns:
+        A detached `StoryView`; each node lists its sibling versions.
+    """
+    story = tree.get_story(
+        session, user_id=user_id, story_id=story_id, include_deleted=include_deleted
+    )
+    path = tree.path_to(session, story.head_node_id)
+    siblings = tree.sibling_ids(session, story, path)
+    nodes = [
+        NodeView(
+            id=n.id,
+            parent_id=n.parent_id,
+            position=n.position,
+            text=n.text,
+            provenance=provenance_of(n),
+            created_at=n.created_at,
+            sibling_ids=siblings[n.id],
+        )
+        for n in path
+    ]
+    return StoryView(
+        id=story.id,
+        owner_id=story.owner_id,
+        title=story.title,
+        premise=story.premise,
+        settings=dict(story.settings),
+        head_node_id=story.head_node_id,
+        forked_from_id=story.forked_from_id,
+        can_undo=story.head_node_id is not None,
+        can_redo=bool(story.redo_stack),
+        created_at=story.created_at,
+        updated_at=story.updated_at,
+        deleted_at=story.deleted_at,
+        nodes=nodes,
+    )
+
+
+def list_stories(
+    session: Session,
+    *,
+    user_id: int,
+    include_deleted: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[StorySummary]:
+    """A user's stories, most recently updated first.
+
+    Args:
+        session: Open session.
+        user_id: Owner.
+        include_deleted: Also list soft-deleted stories.
+        limit: Page size (1-1000).
+        offset: Rows to skip.
+    """
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidInput("limit must be 1-1000 and offset non-negative")
+    query = select(Story).where(Story.owner_id == validate.identifier(user_id, field="user_id"))
+    if not include_deleted:
+        query = query.where(Story.deleted_at.is_(None))
+    query = query.order_by(Story.updated_at.desc(), Story.id.desc()).limit(limit).offset(offset)
+    stories = list(session.scalars(query))
+    heads = [s.head_node_id for s in stories if s.head_node_id]
+    positions = dict(
+        session.execute(select(Node.id, Node.position).where(Node.id.in_(heads))).all()
+    )
+    return [
+        StorySummary(
+            id=s.id,
+            title=s.title,
+            premise=s.premise,
+            sentences=positions[s.head_node_id] + 1 if s.head_node_id else 0,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            deleted_at=s.deleted_at,
+        )
+        for s in stories
+    ]
+
+
+def delete_story(session: Session, *, user_id: int, story_id: int) -> None:
+    """Soft-delete a story: hidden from lists, restorable, nothing removed."""
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    story.deleted_at = utcnow()
+
+
+def restore_story(session: Session, *, user_id: int, story_id: int) -> None:
+    """Undo a soft delete.
+
+    Raises:
+        NotFound: The story does not exist.
+        Conflict: The story is not deleted.
+    """
+    story = tree.get_story(
+        session, user_id=user_id, story_id=story_id, include_deleted=True, for_update=True
+    )
+    if story.deleted_at is None:
+        raise Conflict(f"story {story_id} is not deleted")
+    story.deleted_at = None
+    story.updated_at = utcnow()
+
+
+def count_nodes(session: Session, *, user_id: int, story_id: int) -> int:
+    """How many nodes (all versions of all sentences) the story itself holds."""
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, include_deleted=True)
+    return session.scalar(select(func.count()).where(Node.story_id == story.id)) or 0
+
+
+def _add_node(
+    session: Session, story: Story, parent: Node | None, text: str, provenance: Provenance | None
+) -> Node:
+    """Validate, insert a node under `parent` and make it the story's head."""
+    text = validate.text(text, field="text")
+    record = (provenance or Provenance()).validated()
+    node = Node(
+        story_id=story.id,
+        parent_id=parent.id if parent else None,
+        position=parent.position + 1 if parent else 0,
+        text=text,
+        **record.node_fields(),
+    )
+    session.add(node)
+    session.flush()
+    _move_head(story, node.id, redo_stack=[])
+    return node
+
+
+def _move_head(story: Story, node_id: int | None, *, redo_stack: list[int]) -> None:
+    story.head_node_id = node_id
+    story.redo_stack = redo_stack
+    story.updated_at = utcnow()
