@@ -380,10 +380,10 @@ def plan_for_loading(location: str, config: LoadConfig) -> tuple[dict[str, Any],
     """The device map, torch dtype and quantization config loading will use."""
     hf_config = read_config(location)
     dtype = resolve_dtype(config.dtype, hf_config)
+    quantizer = make_quantizer(config.quantize, dtype)  # fails early without bitsandbytes
     if config.device_map == "cpu":
         device_map: dict[str, Any] = {"": "cpu"}
     else:
-        quantizer = make_quantizer(config.quantize, dtype)
         skeleton = build_skeleton(hf_config, dtype=dtype, quantizer=quantizer)
         device_map = infer_device_map(
             skeleton, strategy=config.device_map, max_memory=config.max_memory, quantizer=quantizer
