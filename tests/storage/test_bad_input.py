@@ -82,9 +82,14 @@ def test_node_from_another_story_is_refused(session, users, story):
 
 
 def test_quotes_and_sql_are_stored_as_text(session, users, story):
-    text = "Robert'); DROP TABLE nodes;-- said \"hi\"."
-    append_node(session, user_id=users["ann"], story_id=story.id, text=text,
-                provenance=Provenance(keywords=["'; --", "ünïcødé 🚗"]))
+    text = 'Robert\'); DROP TABLE nodes;-- said "hi".'
+    append_node(
+        session,
+        user_id=users["ann"],
+        story_id=story.id,
+        text=text,
+        provenance=Provenance(keywords=["'; --", "ünïcødé 🚗"]),
+    )
     view = load_story(session, user_id=users["ann"], story_id=story.id)
     assert view.nodes[-1].text == text
     assert view.nodes[-1].provenance.keywords == ["'; --", "ünïcødé 🚗"]

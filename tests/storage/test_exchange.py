@@ -26,17 +26,40 @@ from storage import (
 
 
 def _story_with_branches(session, ann):
-    story = create_story(session, user_id=ann, title="Flat", premise="Ann drove home.",
-                         settings={"model": "tiny", "temperature": 0.7})
+    story = create_story(
+        session,
+        user_id=ann,
+        title="Flat",
+        premise="Ann drove home.",
+        settings={"model": "tiny", "temperature": 0.7},
+    )
     append_node(session, user_id=ann, story_id=story.id, text="It was late.")
-    second = append_node(session, user_id=ann, story_id=story.id, text="The tire popped.",
-                         provenance=Provenance(source="generated", keywords=["tire"],
-                                               facts=[{"text": "Tires pop.", "score": 0.5}],
-                                               candidates=["The tire popped.", "It rained."],
-                                               chosen=0, seed=3, model="tiny",
-                                               timings_ms={"generate": 12.5}))
-    add_sibling(session, user_id=ann, story_id=story.id, node_id=second.id, text="It rained.",
-                provenance=Provenance(source="generated", candidates=["The tire popped.", "It rained."], chosen=1))
+    second = append_node(
+        session,
+        user_id=ann,
+        story_id=story.id,
+        text="The tire popped.",
+        provenance=Provenance(
+            source="generated",
+            keywords=["tire"],
+            facts=[{"text": "Tires pop.", "score": 0.5}],
+            candidates=["The tire popped.", "It rained."],
+            chosen=0,
+            seed=3,
+            model="tiny",
+            timings_ms={"generate": 12.5},
+        ),
+    )
+    add_sibling(
+        session,
+        user_id=ann,
+        story_id=story.id,
+        node_id=second.id,
+        text="It rained.",
+        provenance=Provenance(
+            source="generated", candidates=["The tire popped.", "It rained."], chosen=1
+        ),
+    )
     append_node(session, user_id=ann, story_id=story.id, text="She walked.")
     undo(session, user_id=ann, story_id=story.id)
     return story
@@ -84,19 +107,22 @@ def _broken(document, path, value):
     return broken
 
 
-@pytest.mark.parametrize("path, value", [
-    (("format",), "other"),
-    (("version",), 99),
-    (("nodes", 1, "parent"), 9),
-    (("nodes", 0, "ref"), "one"),
-    (("nodes", 1, "text"), "bad\x00text"),
-    (("nodes", 3, "text"), "x" * 100_001),
-    (("nodes", 2, "keywords"), "not a list"),
-    (("nodes", 2, "position"), 5),
-    (("nodes", 2, "created_at"), "yesterday"),
-    (("head",), 77),
-    (("settings",), ["not", "a", "dict"]),
-])
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (("format",), "other"),
+        (("version",), 99),
+        (("nodes", 1, "parent"), 9),
+        (("nodes", 0, "ref"), "one"),
+        (("nodes", 1, "text"), "bad\x00text"),
+        (("nodes", 3, "text"), "x" * 100_001),
+        (("nodes", 2, "keywords"), "not a list"),
+        (("nodes", 2, "position"), 5),
+        (("nodes", 2, "created_at"), "yesterday"),
+        (("head",), 77),
+        (("settings",), ["not", "a", "dict"]),
+    ],
+)
 def test_bad_documents_write_nothing(session, users, path, value):
     story = _story_with_branches(session, users["ann"])
     document = export_json(session, user_id=users["ann"], story_id=story.id)

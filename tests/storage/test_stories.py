@@ -31,9 +31,18 @@ STEP = {
     "sentence": "The tire went flat.",
     "keywords": ["tire", "flat"],
     "keywords_source": "predicted",
-    "facts": [{"text": "A tire is part of a car.", "score": 0.83, "relation": "PartOf",
-               "head": "tire", "tail": "car", "sentence": "A tire is part of a car.",
-               "weight": 2.0, "source": "conceptnet"}],
+    "facts": [
+        {
+            "text": "A tire is part of a car.",
+            "score": 0.83,
+            "relation": "PartOf",
+            "head": "tire",
+            "tail": "car",
+            "sentence": "A tire is part of a car.",
+            "weight": 2.0,
+            "source": "conceptnet",
+        }
+    ],
     "candidates": ["The tire went flat.", "The tire burst."],
     "chosen": 0,
     "params": {"temperature": 0.8, "top_p": 0.95, "top_k": 50, "seed": 7},
@@ -51,8 +60,13 @@ def _write(session, user_id, story_id, *texts):
 def test_path_keeps_full_provenance(session, users):
     story = create_story(session, user_id=users["ann"], title="Flat", premise="Ann drove home.")
     append_node(session, user_id=users["ann"], story_id=story.id, text="It was late.")
-    node = append_node(session, user_id=users["ann"], story_id=story.id, text=STEP["sentence"],
-                       provenance=Provenance.from_step(STEP))
+    node = append_node(
+        session,
+        user_id=users["ann"],
+        story_id=story.id,
+        text=STEP["sentence"],
+        provenance=Provenance.from_step(STEP),
+    )
     view = load_story(session, user_id=users["ann"], story_id=story.id)
     assert view.text == "It was late. The tire went flat."
     assert [n.position for n in view.nodes] == [0, 1]
@@ -70,8 +84,14 @@ def test_sibling_adds_a_version_and_overwrites_nothing(session, users):
     ann = users["ann"]
     story = create_story(session, user_id=ann)
     first, second = _write(session, ann, story.id, "One.", "Two.")
-    other = add_sibling(session, user_id=ann, story_id=story.id, node_id=second.id, text="Two again.",
-                        provenance=Provenance(source="edited", keywords=["again"]))
+    other = add_sibling(
+        session,
+        user_id=ann,
+        story_id=story.id,
+        node_id=second.id,
+        text="Two again.",
+        provenance=Provenance(source="edited", keywords=["again"]),
+    )
     assert other.parent_id == first.id and other.position == second.position
     view = load_story(session, user_id=ann, story_id=story.id)
     assert view.text == "One. Two again."
@@ -80,7 +100,10 @@ def test_sibling_adds_a_version_and_overwrites_nothing(session, users):
     choose_node(session, user_id=ann, story_id=story.id, node_id=second.id)
     view = load_story(session, user_id=ann, story_id=story.id)
     assert view.text == "One. Two." and view.nodes[1].version == 1
-    assert [n.id for n in children(session, user_id=ann, story_id=story.id, node_id=first.id)] == [second.id, other.id]
+    assert [n.id for n in children(session, user_id=ann, story_id=story.id, node_id=first.id)] == [
+        second.id,
+        other.id,
+    ]
 
 
 def test_undo_redo_move_the_head(session, users):
