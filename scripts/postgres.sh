@@ -28,14 +28,22 @@ if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$VERSION $CLUSTER"; the
 fi
 CONF_DIR="/etc/postgresql/$VERSION/$CLUSTER/conf.d"
 mkdir -p "$CONF_DIR"
-printf "listen_addresses = '127.0.0.1'\n" > "$CONF_DIR/cntrl-loopback.conf"
-chown -R postgres:postgres "$CONF_DIR"
+LISTEN_CONF="$CONF_DIR/cntrl-loopback.conf"
+CHANGED=0
+if [ "$(cat "$LISTEN_CONF" 2>/dev/null)" != "listen_addresses = '127.0.0.1'" ]; then
+  printf "listen_addresses = '127.0.0.1'\n" > "$LISTEN_CONF"
+  chown -R postgres:postgres "$CONF_DIR"
+  CHANGED=1
+fi
 
 PORT="$(pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 == c {print $3}')"
 STATUS="$(pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 == c {print $4}')"
 if [ "$STATUS" != "online" ]; then
   echo "starting cluster $VERSION/$CLUSTER on 127.0.0.1:$PORT"
   pg_ctlcluster "$VERSION" "$CLUSTER" start
+elif [ "$CHANGED" = 1 ]; then
+  echo "restarting cluster $VERSION/$CLUSTER to listen on 127.0.0.1 only"
+  pg_ctlcluster "$VERSION" "$CLUSTER" restart
 fi
 
 for _ in $(seq 1 60); do

@@ -5,6 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import validate
@@ -39,9 +40,13 @@ def create_user(
     validate.choice(role, field="role", options=ROLES)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise Conflict(f"user name {name!r} is taken")
-    user = User(name=name, role=role, password_hash=_hash(password) if password else None)
-    session.add(user)
-    session.flush()
+    user = User(name=name, role=role, password_hash=None if password is None else _hash(password))
+    try:
+        with session.begin_nested():  # a concurrent insert of the same name loses cleanly
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"user name {name!r} is taken") from None
     return user
 
 
@@ -103,7 +108,12 @@ def get_or_create_local_user(session: Session, *, name: str = LOCAL_USER_NAME) -
         The existing user of that name, or a new password-less writer.
     """
     user = session.scalar(select(User).where(User.name == name))
-    return user if user is not None else create_user(session, name=name, role="writer")
+    if user is not None:
+        return user
+    try:
+        return create_user(session, name=name, role="writer")
+    except Conflict:  # another process created it a moment ago
+        return get_user_by_name(session, name)
 
 
 def _hash(password: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from sqlalchemy import func, select
 
 from storage import (
     Conflict,
@@ -48,3 +51,27 @@ def test_local_user_is_created_once_and_cannot_log_in(session):
     assert session.get(User, first.id).name == "local"
     with pytest.raises(PermissionDenied):
         authenticate(session, name="local", password="")
+
+
+def test_local_user_race_yields_one_account(factory):
+    start = threading.Barrier(4)
+    ids: list[int] = []
+
+    def make() -> None:
+        start.wait()
+        with factory.begin() as session:
+            ids.append(get_or_create_local_user(session).id)
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(ids) == 4 and len(set(ids)) == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_empty_password_is_refused(session):
+    with pytest.raises(InvalidInput):
+        create_user(session, name="ann", password="")
