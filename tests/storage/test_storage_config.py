@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import sqlite3
 
-from storage import database_url, make_engine
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from storage import (
+    User,
+    create_user,
+    database_url,
+    make_engine,
+    make_sessionmaker,
+    run_in_transaction,
+)
+from storage.db import is_transient
 
 
 def test_url_order_is_argument_then_env_then_data_dir(tmp_path, monkeypatch):
@@ -24,3 +36,30 @@ def test_default_engine_is_a_wal_sqlite_file_in_the_data_dir(tmp_path):
         connection.commit()
     engine.dispose()
     assert (tmp_path / "data" / "stories.db").exists()
+
+
+def _locked() -> OperationalError:
+    return OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_transient_errors_are_retried_and_others_are_not(engine):
+    factory = make_sessionmaker(engine)
+    calls: list[int] = []
+
+    def flaky(session):
+        calls.append(1)
+        if len(calls) < 3:
+            raise _locked()
+        create_user(session, name=f"u{len(calls)}")
+        return len(calls)
+
+    assert run_in_transaction(factory, flaky) == 3
+    with factory() as session:
+        assert session.scalar(select(User.name)) == "u3"
+
+    def broken(session):
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+
+    with pytest.raises(OperationalError, match="no such table"):
+        run_in_transaction(factory, broken)
+    assert is_transient(_locked()) and not is_transient(ValueError("database is locked"))
