@@ -1,0 +1,138 @@
+"""The conditional generator: context + knowledge + keywords -> one sentence.
+
+`Generator.stream` is the core: it builds the prompt, pre-fills it (re-using the
+story prefix's KV cache), decodes N candidates in one batch and yields text deltas;
+`generate` collects the stream.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from engine.decode import Delta, RowState, decode_rows
+from engine.guidance import KeywordGuide
+from engine.kvcache import PrefixCache
+from engine.prompts import PromptIds, build_prompt
+from engine.sentence import clean_sentence
+from engine.types import SamplingParams, StoryContext
+from engine.vocab import vocab_info
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Limits of the generator; `max_context_tokens` also bounds CPU prefill time."""
+
+    max_context_tokens: int = 2048
+    reuse_prefix: bool = True
+
+    @classmethod
+    def from_name(cls, name: str) -> "GeneratorConfig":
+        presets = {"default": cls(), "tiny": cls(max_context_tokens=256), "long": cls(max_context_tokens=8192)}
+        if name not in presets:
+            raise ValueError(f"unknown generator preset {name!r}")
+        return presets[name]
+
+
+@dataclass
+class GenerationResult:
+    candidates: list[str]
+    seed: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    new_tokens: int = 0
+    reused_prefix_tokens: int = 0
+    keywords_missing: list[list[str]] = field(default_factory=list)
+
+
+def resolve_seed(seed: int | None) -> int:
+    return int(seed) if seed is not None else random.randrange(2**31)
+
+
+class Generator:
+    """Writes the next sentence with a causal LM; safe to share between threads."""
+
+    def __init__(self, model, tokenizer, model_id: str, config: GeneratorConfig | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.config = config or GeneratorConfig()
+        self.prefix_caches: dict[str, PrefixCache] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def context_window(self) -> int:
+        window = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        return min(int(window), self.config.max_context_tokens)
+
+    def _forward(self, ids: torch.Tensor, cache) -> torch.Tensor:
+        out = self.model(input_ids=ids.to(self.model.device), cache=cache, use_cache=True)
+        return out.logits[:, -1, :].float()  # (A, V)
+
+    def decode(
+        self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
+        cache_name: str = "story", min_words: int = 4,
+    ) -> Iterator[Delta | GenerationResult]:
+        """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result."""
+        with self._lock, torch.inference_mode():
+            t0 = time.perf_counter()
+            prefix_cache = self.prefix_caches.setdefault(cache_name, PrefixCache())
+            if not self.config.reuse_prefix:
+                prefix_cache.reset()
+            rows = max(1, params.n_candidates)
+            cache, logits = prefix_cache.start(self.model, prompt.prefix, prompt.suffix, rows)
+            t1 = time.perf_counter()
+            vocab = vocab_info(self.tokenizer)
+            guide = KeywordGuide.build(self.tokenizer, keywords, params.keyword_strength, list(vocab.terminal + vocab.end_of_text), rows)
+            generator = torch.Generator().manual_seed(seed)
+            final: list[RowState] = []
+            for item in decode_rows(
+                model=self.model, tokenizer=self.tokenizer, cache=cache, logits=logits, params=params,
+                vocab=vocab, guide=guide, generator=generator, forward=self._forward, min_words=min_words,
+                story_ids=prompt.prefix,
+            ):
+                if isinstance(item, Delta):
+                    yield item
+                else:
+                    final = item
+            t2 = time.perf_counter()
+            yield GenerationResult(
+                candidates=[clean_sentence(r.text, complete_last_word=not r.cut_in_word) for r in final],
+                seed=seed,
+                timings_ms={"prefill": 1000 * (t1 - t0), "decode": 1000 * (t2 - t1)},
+                notes=list(prompt.notes),
+                new_tokens=sum(len(r.ids) for r in final),
+                reused_prefix_tokens=prefix_cache.reused_tokens,
+                keywords_missing=[guide.missing(i) for i in range(rows)],
+            )
+
+    def stream(
+        self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams
+    ) -> Iterator[Delta | GenerationResult]:
+        """Stream the next sentence: text deltas per candidate row, then the GenerationResult.
+
+        Args:
+            context: premise and sentences so far.
+            keywords: control keywords the sentence should contain.
+            facts: ranked knowledge sentences to condition on.
+            params: sampling settings; `params.seed` (or a fresh random one) fixes the draw.
+        """
+        prompt = build_prompt(
+            self.tokenizer, context=context, keywords=keywords, facts=facts,
+            max_prompt_tokens=self.context_window - params.max_new_tokens - 1,
+        )
+        yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed))
+
+    def generate(self, **kwargs) -> GenerationResult:
+        """Collect `stream(**kwargs)` into its result."""
+        result = None
+        for item in self.stream(**kwargs):
+            if isinstance(item, GenerationResult):
+                result = item
+        assert result is not None
+        return result

@@ -1,0 +1,128 @@
+"""RAKE-style keyword extraction and keyword validation.
+
+RAKE (Rose et al., 2010) splits text into candidate phrases at stop words and
+punctuation, scores each word by degree / frequency over those phrases, and scores
+a phrase by the sum of its words. Tokenisation is NLTK's Treebank-style word
+tokenizer, which needs no downloaded data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nltk.tokenize import NLTKWordTokenizer
+
+from engine.paths import asset
+
+MAX_KEYWORDS = 3
+MAX_KEYWORD_CHARS = 40
+_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z'-]*[A-Za-z]$|^[A-Za-z]$")
+_TOKENIZER = NLTKWordTokenizer()
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """The stop list kept in `assets/stopwords.txt`."""
+    lines = asset("stopwords.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def tokenize(text: str) -> list[str]:
+    """Word tokens (Treebank conventions: "didn't" -> "did", "n't")."""
+    return _TOKENIZER.tokenize(text)
+
+
+def is_content_word(word: str) -> bool:
+    """True for an alphabetic word of 3+ letters (or 2+ when capitalised) not on the stop list."""
+    w = word.strip()
+    if not _WORD_RE.match(w) or len(w) > MAX_KEYWORD_CHARS:
+        return False
+    if w.lower() in stop_words():
+        return False
+    return len(w) >= 3 or (len(w) == 2 and w[0].isupper())
+
+
+def candidate_phrases(text: str) -> list[list[str]]:
+    """Runs of content words between stop words and punctuation, lower-cased."""
+    phrases: list[list[str]] = []
+    current: list[str] = []
+    for token in tokenize(text):
+        if is_content_word(token):
+            current.append(token.lower())
+            continue
+        if current:
+            phrases.append(current)
+        current = []
+    if current:
+        phrases.append(current)
+    return phrases
+
+
+@dataclass(frozen=True)
+class RakeKeyword:
+    phrase: str
+    score: float
+    position: int  # index of the phrase's first occurrence
+
+
+def rake(text: str, max_words_per_phrase: int = 3) -> list[RakeKeyword]:
+    """Score candidate phrases of `text` with RAKE; best first, ties by position."""
+    phrases = [p for p in candidate_phrases(text) if len(p) <= max_words_per_phrase]
+    freq: dict[str, int] = defaultdict(int)
+    degree: dict[str, int] = defaultdict(int)
+    for phrase in phrases:
+        for word in phrase:
+            freq[word] += 1
+            degree[word] += len(phrase)
+    scored: dict[str, RakeKeyword] = {}
+    for position, phrase in enumerate(phrases):
+        key = " ".join(phrase)
+        if key not in scored:
+            score = sum(degree[w] / freq[w] for w in phrase)
+            scored[key] = RakeKeyword(key, score, position)
+    return sorted(scored.values(), key=lambda k: (-k.score, k.position))
+
+
+def extract_keywords(text: str, top_k: int = MAX_KEYWORDS, single_words: bool = False) -> list[str]:
+    """Top RAKE keywords of a sentence (or single words of the top phrases)."""
+    out: list[str] = []
+    for kw in rake(text):
+        parts = kw.phrase.split() if single_words else [kw.phrase]
+        for part in parts:
+            if part not in out:
+                out.append(part)
+        if len(out) >= top_k:
+            break
+    return out[:top_k]
+
+
+def clean_keywords(raw: list[str] | str, limit: int = MAX_KEYWORDS) -> tuple[list[str], list[str]]:
+    """Validate user or model keywords.
+
+    Args:
+        raw: a list of strings, or one string separated by commas.
+        limit: the most keywords kept.
+
+    Returns:
+        (kept, dropped): kept are content words or short content phrases, de-duplicated,
+        in order; dropped lists what was refused (stop words, punctuation, over-long
+        strings, duplicates, anything past `limit`).
+    """
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    kept: list[str] = []
+    dropped: list[str] = []
+    for item in items:
+        words = str(item).strip().split()
+        phrase = " ".join(words)
+        if not phrase:
+            continue
+        valid = 0 < len(words) <= 3 and len(phrase) <= MAX_KEYWORD_CHARS
+        valid = valid and all(_WORD_RE.match(w) for w in words) and any(is_content_word(w) for w in words)
+        if not valid or phrase.lower() in (k.lower() for k in kept) or len(kept) >= limit:
+            dropped.append(phrase[:MAX_KEYWORD_CHARS])
+            continue
+        kept.append(phrase)
+    return kept, dropped

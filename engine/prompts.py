@@ -1,0 +1,124 @@
+"""Prompt building for the conditional generator.
+
+The prompt is split in two token runs so the story's KV cache can be reused from
+one sentence to the next:
+
+    prefix = [chat frame] premise, sentence 1 ... sentence k
+    suffix = [chat frame] knowledge sentences, keyword instruction, [assistant header]
+
+Every piece is tokenised on its own and the ids are concatenated, so the prefix
+of sentence k+1 is exactly the prefix of sentence k plus the ids of one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from engine.paths import asset
+from engine.types import StoryContext
+
+_MARK = "\u2063CNTRL_SPLIT\u2063"
+
+
+@lru_cache(maxsize=1)
+def prompt_templates() -> dict:
+    return json.loads(asset("prompts.json").read_text(encoding="utf-8"))
+
+
+@dataclass
+class PromptIds:
+    """Token ids of one generator prompt, in pieces."""
+
+    prefix: list[int]
+    suffix: list[int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prefix + self.suffix
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+
+def _frame(tokenizer, style: dict) -> tuple[str, str, str]:
+    """Template text before the story, between story and instruction, and after it."""
+    if "messages" in style:
+        messages = [
+            {"role": m["role"], "content": m["content"].replace("{story}", _MARK).replace("{instruction}", _MARK)}
+            for m in style["messages"]
+        ]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = style["template"].replace("{story}", _MARK).replace("{instruction}", _MARK)
+    head, middle, tail = text.split(_MARK)
+    return head, middle, tail
+
+
+def instruction_text(keywords: list[str], facts: list[str], style: dict) -> str:
+    """The part after the story: knowledge lines, then the keyword instruction."""
+    parts: list[str] = []
+    if facts:
+        parts.append(style["facts_header"] + "\n" + "\n".join(f"- {f}" for f in facts))
+    if keywords:
+        parts.append(style["keywords_line"].format(keywords=", ".join(keywords)))
+    else:
+        parts.append(style["no_keywords_line"])
+    return "\n\n".join(parts)
+
+
+def story_pieces(context: StoryContext) -> list[str]:
+    """Story text in pieces: the premise, then one piece per later sentence."""
+    pieces = [context.premise.strip()]
+    pieces += [" " + s.strip() for s in context.sentences if s.strip()]
+    return pieces
+
+
+def build_prompt(
+    tokenizer,
+    *,
+    context: StoryContext,
+    keywords: list[str],
+    facts: list[str],
+    max_prompt_tokens: int,
+) -> PromptIds:
+    """Token ids for the next-sentence prompt, clipped to `max_prompt_tokens`.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer.
+        context: premise and sentences so far.
+        keywords: the control keywords of the next sentence.
+        facts: ranked knowledge sentences (best first).
+        max_prompt_tokens: the most prompt tokens; the middle of the story is dropped
+            (the premise's start and the latest sentences are kept) to fit.
+    """
+    use_chat = getattr(tokenizer, "chat_template", None) is not None
+    style = prompt_templates()["chat" if use_chat else "plain"]
+    head, middle, tail = _frame(tokenizer, style)
+    head_ids = _encode(tokenizer, head)
+    story_ids = [_encode(tokenizer, p) for p in story_pieces(context)]
+    instruction = instruction_text(keywords, facts, style)
+    suffix = _encode(tokenizer, middle) + _encode(tokenizer, instruction) + _encode(tokenizer, tail)
+    budget = max_prompt_tokens - len(head_ids) - len(suffix)
+    story, notes = fit_story(story_ids, budget, ellipsis=_encode(tokenizer, " ..."))
+    return PromptIds(prefix=head_ids + story, suffix=suffix, notes=notes)
+
+
+def fit_story(pieces: list[list[int]], budget: int, ellipsis: list[int]) -> tuple[list[int], list[str]]:
+    """Drop tokens from the middle of the story so it fits `budget` tokens.
+
+    The start of the premise and the most recent sentences are kept; the cut is
+    marked with an ellipsis. Returns the ids and a note when anything was cut.
+    """
+    flat = [t for p in pieces for t in p]
+    if len(flat) <= budget:
+        return flat, []
+    budget = max(budget, 2 * len(ellipsis) + 2)
+    keep_head = min(len(pieces[0]), (budget - len(ellipsis)) // 2)
+    keep_tail = budget - len(ellipsis) - keep_head
+    clipped = flat[:keep_head] + ellipsis + flat[len(flat) - keep_tail :]
+    dropped = len(flat) - keep_head - keep_tail
+    return clipped, [f"context clipped: {dropped} story tokens dropped from the middle to fit {budget}"]
