@@ -18,10 +18,15 @@ from engine.planner import (
     read_config,
 )
 
+DESCRIPTION = """\
+Build the model's skeleton on the meta device (no weights loaded, no GPU needed),
+place its layers with the same rules as loading, and report the device map, the
+bytes per device and whether it fits."""
+
 EPILOG = """examples:
   python -m engine plan --config assets/configs/llama-70b.json --gpus 4x80GiB --dtype bf16
   python -m engine plan --config assets/configs/gpt3-175b.json --gpus 8x80GiB --quantize 4bit
-  python -m engine plan --config meta-llama/Llama-3.1-8B --gpus 24GiB --cpu-memory 64GiB --json
+  python -m engine plan --config HuggingFaceTB/SmolLM2-1.7B --gpus 24GiB --cpu-memory 64GiB --json
 
 exit status: 0 when the model fits, 1 when it does not, 2 on bad input."""
 
@@ -31,9 +36,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "plan",
         help="show how a model would be spread over GPUs, CPU and disk (no weights loaded)",
-        description="Build the model's skeleton on the meta device (no weights, no GPU needed), "
-        "place its layers with the same rules as loading, and report the device map, bytes "
-        "per device and whether it fits.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
