@@ -46,12 +46,28 @@ class NullRanker:
         return [ScoredFact(f, 1.0 / (i + 1)) for i, f in enumerate(facts[:top_n])]
 
 
+def _store_retriever(**kwargs) -> Retriever:
+    """The SQLite knowledge-store retriever (imported on first use)."""
+    from engine.knowledge.retrieve import StoreRetriever
+
+    return StoreRetriever(**kwargs)
+
+
+def _embedding_ranker(**kwargs) -> Ranker:
+    """The sentence-embedding ranker (imports torch on first use)."""
+    from engine.knowledge.rank import EmbeddingRanker
+
+    return EmbeddingRanker(**kwargs)
+
+
 RETRIEVERS: dict[str, Callable[..., Retriever]] = {
     "null": NullRetriever,
     "fixed": FixedRetriever,
+    "store": _store_retriever,
 }
 RANKERS: dict[str, Callable[..., Ranker]] = {
     "null": NullRanker,
+    "embedding": _embedding_ranker,
 }
 
 
