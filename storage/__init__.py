@@ -11,6 +11,7 @@ caller::
         story = create_story(session, user_id=1, title="The flat tire")
 """
 
+from storage.assignment import assign_items
 from storage.config import data_dir, database_url
 from storage.db import make_engine, make_sessionmaker, run_in_transaction
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StorageError
@@ -36,7 +37,6 @@ from storage.studies import (
     ItemInput,
     RaterItem,
     add_items,
-    assign_items,
     create_study,
     get_study,
     next_item,
