@@ -74,6 +74,7 @@ def _decode(line: bytes, report: ImportReport) -> str | None:
 
 def _import_rows(path: Path, kb: Path, source: str, parse) -> ImportReport:
     """Stream `path`, parse each non-blank UTF-8 line with `parse`, write the edges."""
+    _check_text_file(Path(path))  # refuse a missing or binary file before touching the store
     report = ImportReport(source=source, path=str(path))
     lines = stream_lines(Path(path), desc=f"import {source}")
     with EdgeWriter(kb, source=source, report=report) as writer:
