@@ -1,0 +1,171 @@
+"""The Megatron-CNTRL loop: keywords -> knowledge -> ranking -> sentence.
+
+Each stage is an object with one main method (`predict`, `retrieve`, `rank`,
+`stream`), so tests and ablations swap them. `Pipeline.stream_step` yields text
+deltas of the chosen candidate and ends with the Step; `next_step` collects it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from engine.decode import Delta
+from engine.generator import GenerationResult, Generator, resolve_seed
+from engine.keyword_predictor import KeywordPrediction, KeywordPredictor
+from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
+from engine.knowledge.base import NullRanker, NullRetriever, Ranker, Retriever
+from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
+
+MAX_PREMISE_CHARS = 100_000
+MAX_RAW_KEYWORDS = 64  # more than this is clipped before validation
+
+
+class RakePredictor:
+    """Keywords of the latest sentence (no model): an ablation and a cheap fallback."""
+
+    def predict(self, context: StoryContext, seed: int | None = None) -> KeywordPrediction:
+        last = context.sentences[-1] if context.sentences else context.premise
+        kws = extract_keywords(last, top_k=2, single_words=True) or ["day"]
+        return KeywordPrediction(kws, last, "rake", resolve_seed(seed))
+
+
+@dataclass
+class Pipeline:
+    """Composes the four stages; `knowledge_note` describes the knowledge base in use."""
+
+    generator: Generator
+    predictor: KeywordPredictor | RakePredictor
+    retriever: Retriever = field(default_factory=NullRetriever)
+    ranker: Ranker = field(default_factory=NullRanker)
+    knowledge_note: str = "no knowledge base"
+    retrieve_limit: int = 50
+
+    @property
+    def model_id(self) -> str:
+        return self.generator.model_id
+
+    def validate_context(self, context: StoryContext) -> StoryContext:
+        """Refuse an empty premise; strip NUL bytes; clip absurd lengths (the prompt clips further)."""
+        premise = (context.premise or "").replace("\x00", "").strip()
+        if not premise:
+            raise ValueError("the premise is empty: give a title or a first sentence")
+        sentences = tuple(s.replace("\x00", "").strip() for s in context.sentences if s and s.strip())
+        return StoryContext(premise[:MAX_PREMISE_CHARS], sentences)
+
+    def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]:
+        """The predictor's keywords for the sentence after `context`."""
+        return self.predictor.predict(self.validate_context(context), seed=seed).keywords
+
+    def choose_keywords(self, context: StoryContext, keywords, seed: int, notes: list[str]) -> tuple[list[str], str]:
+        """Given keywords (validated) or predicted ones, and where they came from."""
+        if keywords:
+            raw = keywords.split(",") if isinstance(keywords, str) else list(keywords)
+            if len(raw) > MAX_RAW_KEYWORDS:
+                notes.append(f"keywords clipped: {len(raw)} given, first {MAX_RAW_KEYWORDS} considered")
+            kept, dropped = clean_keywords(raw[:MAX_RAW_KEYWORDS], limit=MAX_KEYWORDS)
+            if dropped:
+                notes.append(f"keywords dropped (stop words, punctuation, too long or past {MAX_KEYWORDS}): {len(dropped)}")
+            if kept:
+                return kept, "given"
+            notes.append("no valid keyword given; predicted instead")
+        prediction = self.predictor.predict(context, seed=seed)
+        return prediction.keywords, "predicted" if prediction.source == "model" else prediction.source
+
+    def choose_facts(self, context: StoryContext, keywords: list[str], facts, pinned, vetoed, top_n: int, timings) -> list[ScoredFact]:
+        """Retrieve and rank, or take the given facts; pinned first, vetoed never."""
+        if facts is not None:
+            ranked = [f if isinstance(f, ScoredFact) else ScoredFact(_as_fact(f), 1.0) for f in facts]
+        else:
+            t = time.perf_counter()
+            found = self.retriever.retrieve(keywords, limit=self.retrieve_limit)
+            timings["retrieve"] = 1000 * (time.perf_counter() - t)
+            t = time.perf_counter()
+            veto = set(vetoed)
+            found = [f for f in found if f.sentence not in veto]
+            ranked = self.ranker.rank(context.text(), found, top_n=top_n) if found else []
+            timings["rank"] = 1000 * (time.perf_counter() - t)
+        pins = [ScoredFact(_as_fact(p), 1.0) for p in pinned]
+        pinned_text = {p.fact.sentence for p in pins}
+        rest = [f for f in ranked if f.fact.sentence not in pinned_text and f.fact.sentence not in set(vetoed)]
+        return (pins + rest)[: max(top_n, len(pins))]
+
+    def stream_step(
+        self,
+        context: StoryContext,
+        *,
+        keywords: Iterable[str] | str | None = None,
+        facts: list[ScoredFact | Fact | str] | None = None,
+        pinned: Iterable[str] = (),
+        vetoed: Iterable[str] = (),
+        params: SamplingParams | None = None,
+    ) -> Iterator[str | Step]:
+        """Stream one sentence: text deltas of the first candidate, then the Step.
+
+        Args:
+            context: premise and sentences so far.
+            keywords: control keywords (list or comma-separated); None/empty: predicted.
+            facts: knowledge to use as is (skips retrieval and ranking); None: retrieved.
+            pinned: fact sentences always included; vetoed: fact sentences never used.
+            params: sampling settings; the Step records the seed actually used.
+        """
+        params = params or SamplingParams()
+        context = self.validate_context(context)
+        seed = resolve_seed(params.seed)
+        params = replace(params, seed=seed)
+        notes: list[str] = []
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        kws, source = self.choose_keywords(context, keywords, seed, notes)
+        timings["keywords"] = 1000 * (time.perf_counter() - t) if source != "given" else 0.0
+        ranked = self.choose_facts(context, kws, facts, list(pinned), list(vetoed), params.knowledge_top_n, timings)
+        if not ranked:
+            notes.append(f"no knowledge used ({self.knowledge_note})" if facts is None else "no knowledge given")
+        result: GenerationResult | None = None
+        t = time.perf_counter()
+        for item in self.generator.stream(context=context, keywords=kws, facts=[f.fact.sentence for f in ranked], params=params):
+            if isinstance(item, Delta):
+                if item.row == 0:
+                    yield item.text
+            else:
+                result = item
+        timings["generate"] = 1000 * (time.perf_counter() - t)
+        timings.update({f"generate.{k}": v for k, v in result.timings_ms.items()})
+        yield Step(
+            keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
+            model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
+        )
+
+    def next_step(self, context: StoryContext, **kwargs) -> Step:
+        """Collect `stream_step`: the Step for the next sentence."""
+        step = None
+        for item in self.stream_step(context, **kwargs):
+            if isinstance(item, Step):
+                step = item
+        assert step is not None
+        return step
+
+    def write_story(
+        self, premise: str, *, n_sentences: int, keyword_overrides: list[list[str] | None] | None = None,
+        params: SamplingParams | None = None,
+    ) -> list[Step]:
+        """Write `n_sentences` after `premise`; keyword_overrides[i] steers sentence i (None: predict)."""
+        params = params or SamplingParams()
+        base_seed = resolve_seed(params.seed)
+        context, steps = StoryContext(premise), []
+        overrides = list(keyword_overrides or [])
+        for i in range(n_sentences):
+            kws = overrides[i] if i < len(overrides) else None
+            step = self.next_step(context, keywords=kws, params=replace(params, seed=base_seed + i))
+            steps.append(step)
+            context = self.validate_context(context).extend(step.sentence)
+        return steps
+
+
+def _as_fact(item: Fact | ScoredFact | str) -> Fact:
+    if isinstance(item, ScoredFact):
+        return item.fact
+    if isinstance(item, Fact):
+        return item
+    return Fact(relation="Given", head="", tail="", sentence=str(item), source="writer")
