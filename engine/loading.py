@@ -28,6 +28,7 @@ from engine.planner import (
     build_skeleton,
     canonical_dtype,
     check_choice,
+    cpu_only_map,
     infer_device_map,
     make_quantizer,
     needs_offload,
@@ -381,9 +382,12 @@ def plan_for_loading(location: str, config: LoadConfig) -> tuple[dict[str, Any],
     hf_config = read_config(location)
     dtype = resolve_dtype(config.dtype, hf_config)
     quantizer = make_quantizer(config.quantize, dtype)  # fails early without bitsandbytes
-    if config.device_map == "cpu":
-        device_map: dict[str, Any] = {"": "cpu"}
-    else:
+    device_map = cpu_only_map(
+        strategy=config.device_map,
+        max_memory=config.max_memory,
+        checkpoint_bytes=_checkpoint_bytes(location),
+    )
+    if device_map is None:
         skeleton = build_skeleton(hf_config, dtype=dtype, quantizer=quantizer)
         device_map = infer_device_map(
             skeleton, strategy=config.device_map, max_memory=config.max_memory, quantizer=quantizer
@@ -393,6 +397,14 @@ def plan_for_loading(location: str, config: LoadConfig) -> tuple[dict[str, Any],
         dtype,
         bnb_config(config.quantize, dtype, cpu_offload=needs_offload(device_map)),
     )
+
+
+def _checkpoint_bytes(location: str) -> int | None:
+    """Bytes of weight files in a local model directory (None for a hub id)."""
+    folder = Path(location)
+    if not folder.is_dir():
+        return None
+    return sum(f.stat().st_size for f in folder.iterdir() if f.suffix in (".safetensors", ".bin"))
 
 
 def _load_weights(location: str, config: LoadConfig, data_dir: Path):

@@ -295,6 +295,26 @@ def infer_device_map(
     return dict(device_map)
 
 
+def cpu_only_map(*, strategy: str, max_memory, checkpoint_bytes: int | None) -> dict | None:
+    """`{"": "cpu"}` when planning can only end there, else None (plan properly).
+
+    That is: no GPU or other accelerator, no budget given, and the checkpoint (doubled,
+    in case the dtype widens) fits in 90% of the free RAM, as `infer_device_map` allows.
+    Skipping the skeleton saves start-up time for small models on laptops.
+    """
+    import psutil
+    import torch
+
+    if strategy == "cpu":
+        return {"": "cpu"}
+    if max_memory is not None or checkpoint_bytes is None or torch.cuda.is_available():
+        return None
+    if torch.backends.mps.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()):
+        return None
+    fits = 2 * checkpoint_bytes < 0.9 * psutil.virtual_memory().available
+    return {"": "cpu"} if fits else None
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -370,7 +390,7 @@ def plan(
     )
     capacity = {str(k): int(v) for k, v in (max_memory or {}).items()}
     per_device = bytes_per_device(model, device_map, quantizer)
-    missing, notes = missing_bytes(per_device, capacity), _notes(device_map, quantizer)
+    missing, notes = missing_bytes(per_device, capacity), _notes(device_map)
     if quantizer is not None and needs_offload(device_map):
         # as loading does: offloaded layers stay unquantized, so size them again
         off_gpu = sum(size for device, size in per_device.items() if not device.isdigit())
@@ -381,8 +401,12 @@ def plan(
         per_device = bytes_per_device(model, device_map, quantizer)
         short = missing_bytes(per_device, capacity)
         missing = off_gpu if short else 0  # more GPU memory keeps every layer quantized
+        notes.append("bitsandbytes keeps offloaded layers unquantized (sized so above)")
         if short:
-            notes.append(f"or add {short / GiB:.2f} GiB of CPU RAM for the unquantized offload")
+            notes.append(
+                f"missing counts the GPU memory that keeps every layer {quantize}; "
+                f"or add {short / GiB:.2f} GiB of CPU RAM instead"
+            )
     return Plan(
         fits=missing == 0,
         device_map=device_map,
@@ -411,15 +435,11 @@ def missing_bytes(per_device: dict[str, int], capacity: dict[str, int]) -> int:
     return per_device.get("disk", 0) + over
 
 
-def _notes(device_map: dict[str, Device], quantizer) -> list[str]:
+def _notes(device_map: dict[str, Device]) -> list[str]:
     devices = {str(d) for d in device_map.values()}
     notes = []
     if "cpu" in devices and devices != {"cpu"}:
         notes.append("some layers run on the CPU: slower than on a GPU")
-        if quantizer is not None:
-            notes.append(
-                "bitsandbytes keeps layers offloaded to CPU or disk unquantized (counted so above)"
-            )
     if "disk" in devices:
         notes.append("layers on disk need --offload-dir and are read back for every token")
     return notes

@@ -219,3 +219,18 @@ def test_plan_command_bad_input_is_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_cpu_only_shortcut_matches_the_planner(tiny_config, monkeypatch):
+    import torch
+
+    from engine.planner import cpu_only_map
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cpu_only_map(strategy="cpu", max_memory={0: GiB}, checkpoint_bytes=None) == {"": "cpu"}
+    assert cpu_only_map(strategy="auto", max_memory=None, checkpoint_bytes=10**6) == {"": "cpu"}
+    assert cpu_only_map(strategy="auto", max_memory={"cpu": GiB}, checkpoint_bytes=10**6) is None
+    assert cpu_only_map(strategy="auto", max_memory=None, checkpoint_bytes=10**15) is None
+    assert cpu_only_map(strategy="auto", max_memory=None, checkpoint_bytes=None) is None
+    full = plan(config=tiny_config, max_memory=None)
+    assert {str(d) for d in full.device_map.values()} == {"cpu"}
