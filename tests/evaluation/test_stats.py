@@ -44,8 +44,13 @@ Baltimore,Milwaukee,2,5;Baltimore,Detroit,1,5;Baltimore,Toronto,1,6;Baltimore,Ne
 Baltimore,Boston,1,6;Baltimore,Cleveland,3,4"""
 # Agresti's Table 10.11 (model without home advantage), log-strengths with Baltimore = 0.
 AGRESTI_ESTIMATES = {
-    "Milwaukee": 1.58, "Detroit": 1.44, "Toronto": 1.29, "New York": 1.25,
-    "Boston": 1.11, "Cleveland": 0.68, "Baltimore": 0.00,
+    "Milwaukee": 1.58,
+    "Detroit": 1.44,
+    "Toronto": 1.29,
+    "New York": 1.25,
+    "Boston": 1.11,
+    "Cleveland": 0.68,
+    "Baltimore": 0.00,
 }
 
 

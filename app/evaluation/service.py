@@ -1,0 +1,227 @@
+"""What raters and admins may do, checked on every call: the UI handlers only delegate here.
+
+Identity travels as a signed token (HMAC-SHA256 over user id, role and expiry), so a
+reload or a visit on another day resumes without trusting anything the browser says
+about who it is. Every database call runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.evaluation.results import QualityRules, StudyResults, study_results
+from storage import (
+    Assignment,
+    InvalidInput,
+    PermissionDenied,
+    RaterItem,
+    Rating,
+    Study,
+    authenticate,
+    get_study,
+    get_user,
+    next_item,
+    redeem_invite,
+    run_in_transaction,
+    submit_rating,
+)
+from storage.studies import check_answer
+
+TOKEN_DAYS = 30
+MAX_ITEM_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is acting: a user id and role, proven by the token's signature."""
+
+    user_id: int
+    role: str
+
+
+@dataclass
+class EvalService:
+    """Rater and admin actions over one database.
+
+    Attributes:
+        factory: Session factory (`storage.make_sessionmaker`).
+        secret: Key that signs identity tokens; a random one per process by default.
+    """
+
+    factory: sessionmaker[Session]
+    secret: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.secret = self.secret or secrets.token_bytes(32)
+
+    # -- identity -------------------------------------------------------------------
+    def issue_token(self, identity: Identity, *, days: int = TOKEN_DAYS) -> str:
+        """A signed token for `identity`, valid for `days`."""
+        body = json.dumps(
+            {"u": identity.user_id, "r": identity.role, "e": int(time.time()) + days * 86400}
+        ).encode()
+        sig = hmac.new(self.secret, body, hashlib.sha256).digest()
+        return _b64(body) + "." + _b64(sig)
+
+    def identify(self, token: str | None) -> Identity:
+        """The identity a token proves; `PermissionDenied` if missing, forged or expired."""
+        try:
+            body_part, sig_part = str(token).split(".")
+            body, sig = _unb64(body_part), _unb64(sig_part)
+            good = hmac.compare_digest(sig, hmac.new(self.secret, body, hashlib.sha256).digest())
+            data = json.loads(body) if good else {}
+        except (ValueError, TypeError):
+            good, data = False, {}
+        if not good or data.get("e", 0) < time.time():
+            raise PermissionDenied("please log in again")
+        return Identity(int(data["u"]), str(data["r"]))
+
+    def login(self, *, name: str, password: str) -> str:
+        """Check a name and password; returns an identity token."""
+        user = run_in_transaction(
+            self.factory, lambda s: authenticate(s, name=name, password=password)
+        )
+        return self.issue_token(Identity(user.id, user.role))
+
+    def redeem(self, *, invite: str) -> tuple[str, int]:
+        """Use a one-time invite link; returns (identity token, study id)."""
+        rater_id, study_id = run_in_transaction(
+            self.factory, lambda s: redeem_invite(s, token=invite)
+        )
+        return self.issue_token(Identity(rater_id, "rater")), study_id
+
+    # -- rater ----------------------------------------------------------------------
+    def my_studies(self, token: str) -> list[tuple[int, str]]:
+        """(id, name) of the studies with items for this user."""
+        who = self.identify(token)
+
+        def work(session: Session) -> list[tuple[int, str]]:
+            query = (
+                select(Study.id, Study.name)
+                .join(Assignment, Assignment.study_id == Study.id)
+                .where(Assignment.rater_id == who.user_id)
+                .distinct()
+                .order_by(Study.id)
+            )
+            return [(i, n) for i, n in session.execute(query)]
+
+        return run_in_transaction(self.factory, work)
+
+    def instructions(self, token: str, *, study_id: int) -> str:
+        """The study's instructions, for a rater who has items in it."""
+        self._require_assigned(self.identify(token), study_id)
+        return run_in_transaction(self.factory, lambda s: get_study(s, study_id).instructions)
+
+    def current_item(self, token: str, *, study_id: int) -> RaterItem | None:
+        """This rater's next item (their own order), or `None` when they are done."""
+        who = self.identify(token)
+        self._require_assigned(who, study_id)
+        return run_in_transaction(
+            self.factory, lambda s: next_item(s, study_id=study_id, rater_id=who.user_id)
+        )
+
+    def submit(
+        self, token: str, *, item_id: int, answers: Mapping[str, Any], time_spent_ms: int
+    ) -> None:
+        """Record answers to every criterion of one item, all or nothing.
+
+        Raises:
+            InvalidInput: A criterion without an answer, or an answer out of range.
+            PermissionDenied: A bad token, or an item not assigned to this rater.
+        """
+        who = self.identify(token)
+        spent = max(0, min(int(time_spent_ms), MAX_ITEM_MS))
+
+        def work(session: Session) -> None:
+            assignment = session.scalar(
+                select(Assignment).where(
+                    Assignment.item_id == item_id, Assignment.rater_id == who.user_id
+                )
+            )
+            if assignment is None:
+                raise PermissionDenied(f"item {item_id} is not assigned to you")
+            study = session.get(Study, assignment.study_id)
+            missing = [c for c in study.criteria if answers.get(c) in (None, "")]
+            if missing:
+                raise InvalidInput(f"please answer: {', '.join(missing)}")
+            for criterion in study.criteria:
+                check_answer(study.kind, answers[criterion])
+            given = {
+                r.criterion: r.value
+                for r in session.scalars(
+                    select(Rating).where(Rating.assignment_id == assignment.id)
+                )
+            }
+            changed = [c for c in study.criteria if given.get(c) != answers[c]]
+            for n, criterion in enumerate(
+                changed
+            ):  # a repeated identical submission writes nothing
+                submit_rating(
+                    session,
+                    rater_id=who.user_id,
+                    item_id=item_id,
+                    criterion=criterion,
+                    value=answers[criterion],
+                    time_spent_ms=spent if n == 0 else 0,
+                )
+
+        run_in_transaction(self.factory, work)
+
+    def _require_assigned(self, who: Identity, study_id: int) -> None:
+        def work(session: Session) -> bool:
+            return (
+                session.scalar(
+                    select(Assignment.id)
+                    .where(Assignment.study_id == study_id, Assignment.rater_id == who.user_id)
+                    .limit(1)
+                )
+                is not None
+            )
+
+        if not run_in_transaction(self.factory, work):
+            raise PermissionDenied("you have no items in this study")
+
+    # -- admin ----------------------------------------------------------------------
+    def require_admin(self, token: str | None) -> Identity:
+        """The admin identity behind `token`, or `PermissionDenied`."""
+        who = self.identify(token)
+        role = run_in_transaction(self.factory, lambda s: get_user(s, who.user_id).role)
+        if role != "admin":
+            raise PermissionDenied("only admins can see studies and results")
+        return who
+
+    def results(
+        self,
+        token: str,
+        *,
+        study_id: int,
+        rules: QualityRules | None = None,
+        n_resamples: int = 1000,
+    ) -> StudyResults:
+        """A study's results, for admins only."""
+        self.require_admin(token)
+        return run_in_transaction(
+            self.factory,
+            lambda s: study_results(
+                s, study_id=study_id, rules=rules or QualityRules(), n_resamples=n_resamples
+            ),
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

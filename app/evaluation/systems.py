@@ -1,0 +1,157 @@
+"""Systems a generated study compares: engine configurations that write a story from a premise.
+
+- `full`: the whole pipeline (predicted keywords, knowledge, keyword-guided generation).
+- `no_knowledge`: the same without the knowledge base.
+- `plain`: plain continuation: no keywords in the prompt, keyword strength 0, no knowledge.
+- `antonym`: each predicted keyword swapped for an antonym (ConceptNet, WordNet fallback).
+- `model`: the full pipeline on another model (`--other-model`).
+
+Nothing here loads a model at import; `build_writers` does, once per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from app.evaluation.antonyms import AntonymTable
+
+SYSTEM_NAMES = ("full", "no_knowledge", "plain", "antonym", "model")
+
+
+@dataclass(frozen=True)
+class WrittenStory:
+    """One generated story and what made it (kept hidden from raters)."""
+
+    premise: str
+    sentences: list[str]
+    keywords: list[list[str]]
+    system: str
+    model: str
+    notes: list[str] = field(default_factory=list)
+
+
+class StepPipeline(Protocol):
+    """What a writer needs from `engine.pipeline.Pipeline` (fakes implement it in tests)."""
+
+    def suggest_keywords(self, context: Any, seed: int | None = None) -> list[str]: ...
+
+    def next_step(self, context: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class StoryWriter:
+    """Writes a story sentence by sentence with one system's settings.
+
+    Attributes:
+        system: Its name in results.
+        pipeline: The engine pipeline (or a fake with the same two methods).
+        plain: No keywords at all: the prompt has none and keyword guidance is off.
+        antonyms: When set, predicted keywords are swapped for antonyms before generating.
+    """
+
+    system: str
+    pipeline: StepPipeline
+    plain: bool = False
+    antonyms: AntonymTable | None = None
+
+    def write(self, premise: str, *, n_sentences: int, seed: int) -> WrittenStory:
+        """Write `n_sentences` after `premise`, seeded per sentence for reproducibility."""
+        from engine.types import SamplingParams, StoryContext
+
+        context, sentences, keywords, notes = StoryContext(premise), [], [], []
+        for i in range(n_sentences):
+            params = SamplingParams(seed=seed + i, keyword_strength=0.0 if self.plain else 4.0)
+            given = None
+            if self.antonyms is not None:
+                predicted = self.pipeline.suggest_keywords(context, seed=seed + i)
+                given, swapped = self.antonyms.swap(predicted)
+                notes.append(f"sentence {i + 1}: {swapped} of {len(predicted)} keywords swapped")
+            step = self.pipeline.next_step(context, keywords=given, params=params)
+            sentences.append(step.sentence)
+            keywords.append([] if self.plain else list(step.keywords))
+            context = context.extend(step.sentence)
+        model = getattr(self.pipeline, "model_id", "")
+        return WrittenStory(premise, sentences, keywords, self.system, str(model), notes)
+
+
+class NoKeywords:
+    """A keyword predictor that predicts nothing: the plain-continuation baseline."""
+
+    def predict(self, context: Any, seed: int | None = None) -> Any:
+        from engine.generator import resolve_seed
+        from engine.keyword_predictor import KeywordPrediction
+
+        return KeywordPrediction([], "", "none", resolve_seed(seed))
+
+
+def build_writers(
+    *,
+    systems: Sequence[str],
+    model: str,
+    other_model: str | None = None,
+    kb_path: str | None = None,
+    predictor: str = "model",
+    antonym_file: str | None = None,
+) -> list[StoryWriter]:
+    """Load each model once and make one writer per system.
+
+    Args:
+        systems: Names from `SYSTEM_NAMES`.
+        model: Model for every system but `model` (a load preset such as "tiny", a hub
+            id, a directory or a GGUF file).
+        other_model: The model of the `model` system.
+        kb_path: Knowledge base file; `None` uses the engine's default.
+        predictor: Keyword predictor, "model" or "rake".
+        antonym_file: ConceptNet antonym file; `None` uses the shared data copy.
+
+    Returns:
+        Writers in the order of `systems`.
+    """
+    unknown = [s for s in systems if s not in SYSTEM_NAMES]
+    if unknown or not systems:
+        raise ValueError(f"unknown systems {unknown}; choose from {', '.join(SYSTEM_NAMES)}")
+    if "model" in systems and not other_model:
+        raise ValueError("the 'model' system needs --other-model")
+    from engine.build import KnowledgeOptions, pipeline_from_model
+    from engine.knowledge.base import NullRanker, NullRetriever
+    from engine.loading import load_model
+
+    loaded: dict[str, Any] = {}
+
+    def pipeline(name: str, *, knowledge: bool) -> Any:
+        if name not in loaded:
+            loaded[name] = load_model(_load_config(name))
+        options = KnowledgeOptions(kb_path=kb_path, enabled=knowledge)
+        return pipeline_from_model(loaded[name], knowledge=options, predictor=predictor)
+
+    makers: dict[str, Callable[[], StoryWriter]] = {
+        "full": lambda: StoryWriter("full", pipeline(model, knowledge=True)),
+        "no_knowledge": lambda: StoryWriter("no_knowledge", pipeline(model, knowledge=False)),
+        "plain": lambda: StoryWriter(
+            "plain",
+            replace(
+                pipeline(model, knowledge=False),
+                predictor=NoKeywords(),
+                retriever=NullRetriever(),
+                ranker=NullRanker(),
+            ),
+            plain=True,
+        ),
+        "antonym": lambda: StoryWriter(
+            "antonym", pipeline(model, knowledge=True), antonyms=AntonymTable.load(antonym_file)
+        ),
+        "model": lambda: StoryWriter("model", pipeline(str(other_model), knowledge=True)),
+    }
+    return [makers[name]() for name in systems]
+
+
+def _load_config(name: str) -> Any:
+    """A load preset by name ("tiny", "default", ...) or a model path/id."""
+    from engine.loading import LoadConfig, ModelLoadError
+
+    try:
+        return LoadConfig.from_name(name)
+    except ModelLoadError:
+        return LoadConfig(model=name)
