@@ -155,3 +155,36 @@ def _load_config(name: str) -> Any:
         return LoadConfig.from_name(name)
     except ModelLoadError:
         return LoadConfig(model=name)
+
+
+def generate_stories(
+    *,
+    writers: Sequence[StoryWriter],
+    premises: Sequence[str],
+    n_sentences: int,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[WrittenStory]:
+    """Every writer on every premise, with a progress bar (the same seed per premise).
+
+    Args:
+        writers: One per system (`build_writers`).
+        premises: Story openings.
+        n_sentences: Sentences to write after each premise.
+        seed: Base seed; premise i uses seed + 1000 * i for every system.
+        progress: Show a tqdm progress bar on stderr.
+
+    Returns:
+        Stories premise by premise, systems in the writers' order.
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(premises) * len(writers), disable=not progress, unit="story")
+    stories = []
+    for i, premise in enumerate(premises):
+        for writer in writers:
+            bar.set_description(f"premise {i + 1}/{len(premises)}")
+            stories.append(writer.write(premise, n_sentences=n_sentences, seed=seed + 1000 * i))
+            bar.update(1)
+    bar.close()
+    return stories

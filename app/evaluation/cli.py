@@ -1,0 +1,220 @@
+"""Command line for human evaluation: create studies, invite raters, read results, serve pages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
+from app.evaluation.studies import (
+    StudySpec,
+    assign_raters,
+    create_study_with_items,
+    read_premises,
+    stories_from_saved,
+)
+from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
+from storage import (
+    StorageError,
+    create_invite,
+    get_user_by_name,
+    make_engine,
+    make_sessionmaker,
+    run_in_transaction,
+    study_ratings,
+    upgrade,
+)
+from storage.study_models import STUDY_KINDS
+
+DEFAULT_PREMISES = "../shared/data/rocstories/story_cloze_2016/cloze_test_val_spring2016.csv"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app.evaluation", description=__doc__)
+    parser.add_argument(
+        "--db", default=None, help="database URL (default: CNTRL_DATABASE_URL or data/stories.db)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser(
+        "create", help="create a study from saved stories or by generating them"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--kind", choices=STUDY_KINDS, required=True)
+    create.add_argument("--criteria", default="", help="comma-separated (default depends on kind)")
+    create.add_argument("--k", type=int, default=3, help="distinct raters per item")
+    create.add_argument(
+        "--attention-rate", type=float, default=0.1, help="share of attention checks per rater"
+    )
+    create.add_argument("--raters", default="", help="comma-separated rater names to assign now")
+    create.add_argument("--owner", default=None, help="admin name that owns the study")
+    create.add_argument("--instructions", default="")
+    create.add_argument("--seed", type=int, default=0)
+    saved = create.add_argument_group("from saved stories")
+    saved.add_argument("--stories", default="", help="comma-separated story ids (of --owner)")
+    gen = create.add_argument_group("generated: premises x systems")
+    gen.add_argument(
+        "--premises", default=DEFAULT_PREMISES, help="CSV (first sentence) or text file"
+    )
+    gen.add_argument("--limit", type=int, default=10, help="how many premises")
+    gen.add_argument("--offset", type=int, default=0)
+    gen.add_argument(
+        "--systems", default="full,plain", help=f"comma-separated: {', '.join(SYSTEM_NAMES)}"
+    )
+    gen.add_argument(
+        "--model", default="default", help="load preset, hub id, directory or GGUF file"
+    )
+    gen.add_argument("--other-model", default=None, help="model of the 'model' system")
+    gen.add_argument("--sentences", type=int, default=4, help="sentences after each premise")
+    gen.add_argument("--kb", default=None, help="knowledge base file")
+    gen.add_argument("--predictor", choices=("model", "rake"), default="model")
+    invite = sub.add_parser("invite", help="print one-time invite tokens for a study")
+    invite.add_argument("--study", type=int, required=True)
+    invite.add_argument("--count", type=int, default=1)
+    invite.add_argument("--days", type=float, default=7.0)
+    invite.add_argument(
+        "--url", default="http://127.0.0.1:7861/", help="base URL of the rater page"
+    )
+    results = sub.add_parser("results", help="print a study's results and export them")
+    results.add_argument("--study", type=int, required=True)
+    results.add_argument(
+        "--min-accuracy", type=float, default=0.8, help="attention-check accuracy to pass"
+    )
+    results.add_argument(
+        "--min-seconds", type=float, default=0.0, help="median seconds per item to pass"
+    )
+    results.add_argument("--exclude-flagged", action="store_true")
+    results.add_argument("--resamples", type=int, default=1000)
+    for flag in ("--csv", "--jsonl", "--raw-csv", "--raw-jsonl"):
+        results.add_argument(flag, default=None, metavar="PATH")
+    serve = sub.add_parser("serve", help="serve the rater and admin pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7861)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    engine = make_engine(args.db)
+    upgrade(engine=engine)
+    factory = make_sessionmaker(engine)
+    try:
+        if args.command == "serve":
+            from app.evaluation.ui import build_eval_demo
+
+            build_eval_demo(session_factory=factory).launch(
+                server_name=args.host, server_port=args.port
+            )
+            return 0
+        handler = {"create": run_create, "invite": run_invite, "results": run_results}[args.command]
+        handler(factory=factory, args=args)
+    except (StorageError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def run_create(*, factory, args: argparse.Namespace) -> None:
+    """Generate or collect the stories, then write the study, its items and assignments at once."""
+    spec = StudySpec(
+        name=args.name,
+        kind=args.kind,
+        criteria=_names(args.criteria),
+        overlap_k=args.k,
+        attention_rate=args.attention_rate,
+        instructions=args.instructions,
+        seed=args.seed,
+    )
+    settings: dict = {}
+    if args.stories:
+        if not args.owner:
+            raise ValueError("--stories needs --owner (whose stories they are)")
+        ids = [int(i) for i in _names(args.stories)]
+        owner = run_in_transaction(factory, lambda s: get_user_by_name(s, args.owner).id)
+        stories = run_in_transaction(
+            factory, lambda s: stories_from_saved(s, user_id=owner, story_ids=ids)
+        )
+        settings = {"source": "saved", "story_ids": ids}
+    else:
+        premises = read_premises(args.premises, limit=args.limit, offset=args.offset)
+        systems = _names(args.systems)
+        writers = build_writers(
+            systems=systems,
+            model=args.model,
+            other_model=args.other_model,
+            kb_path=args.kb,
+            predictor=args.predictor,
+        )
+        stories = generate_stories(
+            writers=writers, premises=premises, n_sentences=args.sentences, seed=args.seed
+        )
+        settings = {
+            "source": "generated",
+            "premises": str(args.premises),
+            "offset": args.offset,
+            "model": args.model,
+            "other_model": args.other_model,
+            "sentences": args.sentences,
+        }
+
+    def write(session) -> tuple[int, int]:
+        owner_id = get_user_by_name(session, args.owner).id if args.owner else None
+        study = create_study_with_items(
+            session, spec=spec, stories=stories, owner_id=owner_id, settings=settings
+        )
+        raters = [get_user_by_name(session, n).id for n in _names(args.raters)]
+        added = (
+            assign_raters(session, study_id=study.id, rater_ids=raters, seed=args.seed)
+            if raters
+            else 0
+        )
+        return study.id, added
+
+    study_id, added = run_in_transaction(factory, write)
+    print(f"study {study_id}: {len(stories)} stories, {added} assignments")
+
+
+def run_invite(*, factory, args: argparse.Namespace) -> None:
+    """Print invite links; only their hashes are stored."""
+
+    def work(session) -> list[str]:
+        return [
+            create_invite(session, study_id=args.study, expires_in=timedelta(days=args.days))[1]
+            for _ in range(args.count)
+        ]
+
+    for token in run_in_transaction(factory, work):
+        print(f"{args.url}?invite={token}")
+
+
+def run_results(*, factory, args: argparse.Namespace) -> None:
+    """Print the results tables and write the requested exports."""
+    from app.evaluation.results import study_results
+
+    rules = QualityRules(
+        min_check_accuracy=args.min_accuracy,
+        min_seconds_per_item=args.min_seconds,
+        exclude_flagged=args.exclude_flagged,
+    )
+    results = run_in_transaction(
+        factory,
+        lambda s: study_results(s, study_id=args.study, rules=rules, n_resamples=args.resamples),
+    )
+    records = run_in_transaction(factory, lambda s: study_ratings(s, study_id=args.study))
+    for name, rows in results.tables().items():
+        if rows:
+            print(f"\n## {name}\n" + to_csv(rows).rstrip())
+    exports = {
+        args.csv: to_csv(summary_rows(results)),
+        args.jsonl: to_jsonl(summary_rows(results)),
+        args.raw_csv: to_csv(raw_rows(records)),
+        args.raw_jsonl: to_jsonl(raw_rows(records)),
+    }
+    for path, text in exports.items():
+        if path:
+            Path(path).write_text(text, encoding="utf-8")
