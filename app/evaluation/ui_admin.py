@@ -1,0 +1,257 @@
+"""Admin tabs of the evaluation pages: create a study, invite raters, results and exports."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.evaluation.cli import DEFAULT_PREMISES
+from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
+from app.evaluation.service import EvalService
+from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items, read_premises
+from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
+from storage import (
+    StorageError,
+    create_invite,
+    get_user_by_name,
+    run_in_transaction,
+    study_ratings,
+)
+from storage.study_models import STUDY_KINDS
+
+TABLES = ("quality", "means", "win_rates", "bradley_terry", "agreement")
+
+
+def build_admin_tab(
+    *, service: EvalService, token: gr.BrowserState, session_factory: sessionmaker[Session]
+) -> None:
+    """Render the admin tabs inside the current Blocks; every handler checks the admin role."""
+    with gr.Tabs():
+        with gr.Tab("Results", elem_id="results-tab"):
+            with gr.Row():
+                study_id = gr.Number(
+                    label="Study id", value=1, precision=0, elem_id="results-study"
+                )
+                accuracy = gr.Slider(
+                    0, 1, value=0.8, step=0.05, label="Min. attention-check accuracy"
+                )
+                seconds = gr.Number(label="Min. median seconds per item", value=0)
+                exclude = gr.Checkbox(label="Exclude flagged raters")
+            show_button = gr.Button("Show results", variant="primary", elem_id="show-results")
+            status = gr.Markdown()
+            plot = gr.BarPlot(
+                x="label",
+                y="value",
+                color="criterion",
+                label="Scores by system",
+                elem_id="results-plot",
+            )
+            frames = [gr.Dataframe(label=name.replace("_", " ").capitalize()) for name in TABLES]
+            files = gr.Files(label="Exports: summary and raw ratings, CSV and JSONL")
+        with gr.Tab("Create study"):
+            name = gr.Textbox(label="Name")
+            kind = gr.Dropdown(list(STUDY_KINDS), value="pairwise", label="Kind")
+            criteria = gr.Textbox(label="Criteria (comma-separated; empty: defaults)")
+            systems = gr.CheckboxGroup(list(SYSTEM_NAMES), value=["full", "plain"], label="Systems")
+            premises = gr.Textbox(label="Premises file", value=DEFAULT_PREMISES)
+            with gr.Row():
+                limit = gr.Number(label="Premises", value=10, precision=0)
+                sentences = gr.Number(label="Sentences", value=4, precision=0)
+                overlap = gr.Number(label="Raters per item (k)", value=3, precision=0)
+                rate = gr.Slider(0, 0.5, value=0.1, step=0.05, label="Attention-check rate")
+            model = gr.Textbox(label="Model", value="default")
+            other = gr.Textbox(label="Other model (for the 'model' system)")
+            raters = gr.Textbox(label="Rater names (comma-separated)")
+            create_button = gr.Button("Generate and create", variant="primary")
+            created = gr.Markdown()
+        with gr.Tab("Invite raters"):
+            invite_study = gr.Number(label="Study id", value=1, precision=0)
+            invite_count = gr.Number(label="How many links", value=1, precision=0)
+            invite_button = gr.Button("Make one-time links")
+            links = gr.Textbox(label="Links (valid 7 days)", lines=4)
+
+    def show_results(current, study, min_accuracy, min_seconds, drop) -> tuple[Any, ...]:
+        """Tables, a plot and export files of one study, for admins only."""
+        rules = QualityRules(
+            min_check_accuracy=float(min_accuracy),
+            min_seconds_per_item=float(min_seconds or 0),
+            exclude_flagged=bool(drop),
+        )
+        try:
+            results = service.results(current, study_id=int(study), rules=rules)
+            records = run_in_transaction(
+                session_factory, lambda s: study_ratings(s, study_id=int(study))
+            )
+        except StorageError as error:
+            return (f"**{error}**", None, *[None] * len(TABLES), None)
+        tables = results.tables()
+        note = f"Excluded raters: {results.excluded}" if results.excluded else "No rater excluded."
+        return (
+            note,
+            _plot_frame(results.kind, tables),
+            *[pd.DataFrame(tables[t]) for t in TABLES],
+            _exports(int(study), summary_rows(results), raw_rows(records)),
+        )
+
+    def create(
+        current,
+        name_,
+        kind_,
+        criteria_,
+        systems_,
+        premises_,
+        limit_,
+        sentences_,
+        overlap_,
+        rate_,
+        model_,
+        other_,
+        raters_,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008
+    ) -> str:
+        """Generate and create a study (admins only); the progress bar follows tqdm."""
+        try:
+            service.require_admin(current)
+            return _create_study(
+                service,
+                name_,
+                kind_,
+                criteria_,
+                systems_,
+                premises_,
+                limit_,
+                sentences_,
+                overlap_,
+                rate_,
+                model_,
+                other_,
+                raters_,
+            )
+        except (StorageError, ValueError, OSError) as error:
+            return f"**{error}**"
+
+    def invite(current, study, count) -> str:
+        try:
+            service.require_admin(current)
+            return "\n".join(
+                run_in_transaction(
+                    session_factory,
+                    lambda s: [
+                        "?invite="
+                        + create_invite(s, study_id=int(study), expires_in=timedelta(days=7))[1]
+                        for _ in range(max(1, min(int(count), 500)))
+                    ],
+                )
+            )
+        except StorageError as error:
+            return str(error)
+
+    show_button.click(
+        show_results,
+        [token, study_id, accuracy, seconds, exclude],
+        [status, plot, *frames, files],
+        api_name="results",
+    )
+    create_button.click(
+        create,
+        [
+            token,
+            name,
+            kind,
+            criteria,
+            systems,
+            premises,
+            limit,
+            sentences,
+            overlap,
+            rate,
+            model,
+            other,
+            raters,
+        ],
+        created,
+        api_name=False,
+    )
+    invite_button.click(invite, [token, invite_study, invite_count], links, api_name=False)
+
+
+def _plot_frame(kind: str, tables: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
+    """Means per system (Likert, control) or Bradley-Terry scores (pairwise), one bar each."""
+    rows = tables["bradley_terry"] if kind == "pairwise" else tables["means"]
+    key = "score" if kind == "pairwise" else "mean"
+    return pd.DataFrame(
+        [
+            {
+                "label": f"{r['system']} / {r['criterion']}",
+                "value": r[key],
+                "criterion": r["criterion"],
+            }
+            for r in rows
+        ],
+        columns=["label", "value", "criterion"],
+    )
+
+
+def _exports(study_id: int, summary: list[dict], raw: list[dict]) -> list[str]:
+    """Write the four export files to a fresh temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix=f"study-{study_id}-"))
+    texts = {
+        "summary.csv": to_csv(summary),
+        "summary.jsonl": to_jsonl(summary),
+        "ratings.csv": to_csv(raw),
+        "ratings.jsonl": to_jsonl(raw),
+    }
+    for file_name, text in texts.items():
+        (folder / f"study-{study_id}-{file_name}").write_text(text, encoding="utf-8")
+    return [str(folder / f"study-{study_id}-{n}") for n in texts]
+
+
+def _create_study(
+    service: EvalService,
+    name,
+    kind,
+    criteria,
+    systems,
+    premises,
+    limit,
+    sentences,
+    overlap,
+    rate,
+    model,
+    other,
+    raters,
+) -> str:
+    """Generate premises x systems with a progress bar, then write the study in one transaction."""
+    spec = StudySpec(
+        name=name,
+        kind=kind,
+        criteria=[c.strip() for c in criteria.split(",") if c.strip()],
+        overlap_k=int(overlap),
+        attention_rate=float(rate),
+    )
+    chosen = read_premises(premises, limit=int(limit))
+    writers = build_writers(systems=list(systems), model=model, other_model=other or None)
+    stories = generate_stories(writers=writers, premises=chosen, n_sentences=int(sentences))
+    names = [n.strip() for n in raters.split(",") if n.strip()]
+
+    def write(session: Session) -> int:
+        study = create_study_with_items(
+            session, spec=spec, stories=stories, settings={"source": "generated", "model": model}
+        )
+        if names:
+            assign_raters(
+                session,
+                study_id=study.id,
+                rater_ids=[get_user_by_name(session, n).id for n in names],
+            )
+        return study.id
+
+    return (
+        f"Created study {run_in_transaction(service.factory, write)} with {len(stories)} stories."
+    )
