@@ -40,10 +40,10 @@ PORT="$(pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 ==
 STATUS="$(pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 == c {print $4}')"
 if [ "$STATUS" != "online" ]; then
   echo "starting cluster $VERSION/$CLUSTER on 127.0.0.1:$PORT"
-  pg_ctlcluster "$VERSION" "$CLUSTER" start
+  pg_ctlcluster "$VERSION" "$CLUSTER" start 3>&-  # the server must not hold our stdout pipe
 elif [ "$CHANGED" = 1 ]; then
   echo "restarting cluster $VERSION/$CLUSTER to listen on 127.0.0.1 only"
-  pg_ctlcluster "$VERSION" "$CLUSTER" restart
+  pg_ctlcluster "$VERSION" "$CLUSTER" restart 3>&-
 fi
 
 for _ in $(seq 1 60); do
