@@ -1,0 +1,121 @@
+"""A scripted, deterministic stand-in for the engine's Pipeline, for UI tests and demos.
+
+It has the part of the Pipeline's interface the app uses (`model_id`, `knowledge_note`,
+`suggest_keywords`, `stream_step`). `enqueue([...])` makes the next sentence stream exactly
+those chunks; otherwise it writes a fixed sentence that contains the keywords, word by word.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
+
+DEFAULT_KEYWORDS = (("phone", "battery"), ("store", "charger"), ("friend", "call"), ("home", "happy"))
+
+
+@dataclass
+class FakeCall:
+    """One recorded call: which method, the story so far and the keywords asked for."""
+
+    method: str
+    context: StoryContext
+    keywords: list[str]
+    pinned: list[str] = field(default_factory=list)
+    vetoed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeEngine:
+    """Deterministic sentences that include their keywords; records every call.
+
+    Args:
+        model_id: Reported in each Step, as a real model id would be.
+        chunk_delay_s: Pause between streamed chunks (to test double clicks and streaming).
+    """
+
+    model_id: str = "fake-engine"
+    chunk_delay_s: float = 0.0
+    knowledge_note: str = "scripted facts"
+    calls: list[FakeCall] = field(default_factory=list)
+    _queued: list[list[str]] = field(default_factory=list)
+    _errors: list[Exception] = field(default_factory=list)
+
+    def enqueue(self, chunks: list[str]) -> None:
+        """The next sentence streams exactly these chunks."""
+        self._queued.append(list(chunks))
+
+    def fail_next(self, error: Exception) -> None:
+        """The next `stream_step` raises `error` after its first chunk."""
+        self._errors.append(error)
+
+    def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]:
+        context = _validated(context)
+        self.calls.append(FakeCall("suggest_keywords", context, []))
+        return list(DEFAULT_KEYWORDS[len(context.sentences) % len(DEFAULT_KEYWORDS)])
+
+    def stream_step(
+        self,
+        context: StoryContext,
+        *,
+        keywords: Iterable[str] | str | None = None,
+        facts: list | None = None,
+        pinned: Iterable[str] = (),
+        vetoed: Iterable[str] = (),
+        params: SamplingParams | None = None,
+    ) -> Iterator[str | Step]:
+        """Stream the sentence chunk by chunk, then yield its Step."""
+        start = time.perf_counter()
+        context = _validated(context)
+        params = params or SamplingParams()
+        seed = params.seed if params.seed is not None else 1234
+        kws, source = _keywords(keywords), "given"
+        if not kws:
+            kws, source = self.suggest_keywords(context), "predicted"
+        self.calls.append(FakeCall("stream_step", context, kws, list(pinned), list(vetoed)))
+        ranked = _facts(kws, list(pinned), set(vetoed), params.knowledge_top_n)
+        chunks = self._queued.pop(0) if self._queued else _sentence_chunks(kws, len(context.sentences))
+        for i, chunk in enumerate(chunks):
+            if i == 1 and self._errors:
+                raise self._errors.pop(0)
+            if self.chunk_delay_s:
+                time.sleep(self.chunk_delay_s)
+            yield chunk
+        sentence = "".join(chunks).strip()
+        candidates = [sentence] + [f"{sentence[:-1]} again." for _ in range(params.n_candidates - 1)]
+        yield Step(
+            keywords=kws, facts=ranked, candidates=candidates, chosen=0,
+            params=replace(params, seed=seed), seed=seed, model=self.model_id,
+            timings_ms={"keywords": 0.0, "retrieve": 0.1, "rank": 0.1,
+                        "generate": 1000 * (time.perf_counter() - start)},
+            keywords_source=source,
+        )
+
+
+def _validated(context: StoryContext) -> StoryContext:
+    premise = (context.premise or "").strip()
+    if not premise:
+        raise ValueError("the premise is empty: give a title or a first sentence")
+    return StoryContext(premise, tuple(s for s in context.sentences if s.strip()))
+
+
+def _keywords(keywords: Iterable[str] | str | None) -> list[str]:
+    if not keywords:
+        return []
+    raw = keywords.split(",") if isinstance(keywords, str) else list(keywords)
+    return [k.strip() for k in raw if k.strip()][:8]
+
+
+def _sentence_chunks(keywords: list[str], index: int) -> list[str]:
+    words = ["Then", "the", *keywords, "mattered", "on", f"day {index + 1}."]
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def _facts(keywords: list[str], pinned: list[str], vetoed: set[str], top_n: int) -> list[ScoredFact]:
+    found = [ScoredFact(Fact("RelatedTo", k, "story", f"A {k} can matter in a story."), 0.9 - 0.1 * i)
+             for i, k in enumerate(keywords)]
+    pins = [ScoredFact(Fact("Given", "", "", p, source="writer"), 1.0) for p in pinned]
+    rest = [f for f in found if f.fact.sentence not in vetoed and f.fact.sentence not in pinned]
+    return (pins + rest)[: max(top_n, len(pins))]

@@ -1,0 +1,274 @@
+"""StoryService: every story operation of the app, scoped to one user, saved as it happens.
+
+Generation runs outside any database transaction; the result is written in a short
+transaction that checks the story did not move meanwhile. A per-story lock refuses a
+second concurrent writer, so a double click writes one sentence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+import storage
+from app.engine_handle import EngineHandle
+from app.errors import AppError
+from app.locks import StoryLocks
+from app.store import Store
+from app.undo_log import UndoLog
+from app.writing import Delta, StepRequest, provenance, stream_sentence, suggest
+from engine.types import Step, StoryContext
+from storage import NodeView, Provenance, StorySummary, StoryView, validate
+from storage.tree import get_story, visible_nodes
+
+MAX_PREMISE = 100_000
+TITLE_FROM_PREMISE = 80
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One node of the revision tree, for the history view."""
+
+    node_id: int
+    parent_id: int | None
+    position: int
+    text: str
+    source: str
+    on_path: bool
+    is_head: bool
+
+
+class StoryService:
+    """Story operations for the UI and the API; every method names the acting user."""
+
+    def __init__(self, *, engine: EngineHandle, store: Store) -> None:
+        self.engine = engine
+        self.store = store
+        self.locks = StoryLocks()
+        self.undo_log = UndoLog()
+
+    # ------------------------------------------------------------------ stories
+    def new_story(self, *, user_id: int, premise: str, title: str = "") -> StoryView:
+        """Start a story; the title defaults to the premise's beginning."""
+        premise = (premise or "").replace("\x00", "").strip()
+        if not premise:
+            raise AppError("the premise is empty: give a title or a first sentence")
+        if len(premise) > MAX_PREMISE:
+            raise AppError(f"the premise is {len(premise):,} characters; at most {MAX_PREMISE:,} are allowed")
+        title = (title or "").strip()[:500] or _title_of(premise)
+        story = self.store.run(lambda s: storage.create_story(s, user_id=user_id, title=title, premise=premise))
+        return self.load(user_id=user_id, story_id=story.id)
+
+    def load(self, *, user_id: int, story_id: int) -> StoryView:
+        return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id))
+
+    def list(self, *, user_id: int, include_deleted: bool = False) -> list[StorySummary]:
+        return self.store.run(lambda s: storage.list_stories(s, user_id=user_id, include_deleted=include_deleted))
+
+    def latest(self, *, user_id: int) -> StoryView | None:
+        """The user's most recently changed story, if any."""
+        stories = self.list(user_id=user_id)
+        return self.load(user_id=user_id, story_id=stories[0].id) if stories else None
+
+    def rename(self, *, user_id: int, story_id: int, title: str) -> StoryView:
+        def work(session: Session) -> None:
+            story = get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+            story.title = validate.text(title.strip(), field="title", limit=500, allow_empty=True)
+        self.store.run(work)
+        return self.load(user_id=user_id, story_id=story_id)
+
+    def fork(self, *, user_id: int, story_id: int, node_id: int | None = None) -> StoryView:
+        """A new story sharing the path up to `node_id` (default: the head)."""
+        view = self.load(user_id=user_id, story_id=story_id)
+        if node_id is None and view.head_node_id is None:
+            return self.new_story(user_id=user_id, premise=view.premise, title=f"{view.title} (fork)")
+        node = node_id or view.head_node_id
+        fork = self.store.run(lambda s: storage.fork_story(
+            s, user_id=user_id, story_id=story_id, node_id=node, title=f"{view.title} (fork)"[:500]))
+        return self.load(user_id=user_id, story_id=fork.id)
+
+    def delete(self, *, user_id: int, story_id: int) -> None:
+        self.store.run(lambda s: storage.delete_story(s, user_id=user_id, story_id=story_id))
+
+    def restore(self, *, user_id: int, story_id: int) -> None:
+        self.store.run(lambda s: storage.restore_story(s, user_id=user_id, story_id=story_id))
+
+    def export_json(self, *, user_id: int, story_id: int) -> str:
+        document = self.store.run(lambda s: storage.export_json(s, user_id=user_id, story_id=story_id))
+        return json.dumps(document, indent=2, ensure_ascii=False)
+
+    def export_markdown(self, *, user_id: int, story_id: int) -> str:
+        return self.store.run(lambda s: storage.export_markdown(s, user_id=user_id, story_id=story_id))
+
+    def import_json(self, *, user_id: int, text: str) -> StoryView:
+        try:
+            document = json.loads(text)
+        except (ValueError, TypeError) as error:
+            raise AppError(f"not a JSON document: {error}") from None
+        story = self.store.run(lambda s: storage.import_json(s, user_id=user_id, document=document))
+        return self.load(user_id=user_id, story_id=story.id)
+
+    # ------------------------------------------------------------------ writing
+    def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
+        view = self.load(user_id=user_id, story_id=story_id)
+        return suggest(self.engine.get(), _context(view, len(view.nodes)), seed)
+
+    def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
+        """Stream the next sentence, save it after the head, then yield the story."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            index = len(view.nodes) + 1
+            step = yield from _collect(stream_sentence(self.engine.get(), _context(view, index - 1), index, request))
+            self._save(user_id, view, lambda s: storage.append_node(
+                s, user_id=user_id, story_id=story_id, text=step.sentence, provenance=provenance(step)))
+            yield self.load(user_id=user_id, story_id=story_id)
+
+    def stream_regenerate(
+        self, *, user_id: int, story_id: int, index: int, request: StepRequest, keep_following: bool = False
+    ) -> Iterator[Delta | StoryView]:
+        """Write sentence `index` again as a new version; optionally rewrite the later ones with their keywords."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            node = _node_at(view, index)
+            engine = self.engine.get()
+            step = yield from _collect(stream_sentence(engine, _context(view, index - 1), index, request))
+            texts = [n.text for n in view.nodes[: index - 1]] + [step.sentence]
+            records: list[tuple[str, Provenance]] = [(step.sentence, provenance(step))]
+            for later in view.nodes[index:] if keep_following else []:
+                context = StoryContext(view.premise, tuple(texts))
+                again = replace(request, keywords=later.provenance.keywords, pinned=(), vetoed=())
+                next_step = yield from _collect(stream_sentence(engine, context, len(texts) + 1, again))
+                texts.append(next_step.sentence)
+                records.append((next_step.sentence, provenance(next_step)))
+            self._replace_from(user_id, view, node, records)
+            yield self.load(user_id=user_id, story_id=story_id)
+
+    def edit_sentence(self, *, user_id: int, story_id: int, index: int, text: str) -> StoryView:
+        """Save the writer's text as a new version of sentence `index`; later sentences stay."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            node = _node_at(view, index)
+            text = (text or "").strip()
+            if not text:
+                raise AppError("a sentence cannot be empty; use undo to remove the last one")
+            if text == node.text:
+                return view
+            edited = replace(node.provenance, source="edited", candidates=[], chosen=None)
+            self._replace_from(user_id, view, node, [(text, edited), *_tail(view, index)])
+            return self.load(user_id=user_id, story_id=story_id)
+
+    def choose_candidate(self, *, user_id: int, story_id: int, index: int, candidate: int) -> StoryView:
+        """Make candidate `candidate` (0-based) the text of sentence `index`; later sentences stay."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            node = _node_at(view, index)
+            candidates = node.provenance.candidates
+            if not 0 <= candidate < len(candidates):
+                raise AppError(f"sentence {index} has {len(candidates)} candidate(s)")
+            if candidate == node.provenance.chosen:
+                return view
+            record = replace(node.provenance, chosen=candidate)
+            self._replace_from(user_id, view, node, [(candidates[candidate], record), *_tail(view, index)])
+            return self.load(user_id=user_id, story_id=story_id)
+
+    # ------------------------------------------------------------------ moving the head
+    def undo(self, *, user_id: int, story_id: int) -> StoryView:
+        """Take back the last change: a regenerate or edit returns the old version, a write removes the sentence."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            before = self.undo_log.undo(story_id, view.head_node_id)
+            if before is not None:
+                self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=before))
+            elif view.head_node_id is None:
+                raise AppError("nothing to undo")
+            else:
+                self.store.run(lambda s: storage.undo(s, user_id=user_id, story_id=story_id))
+            return self.load(user_id=user_id, story_id=story_id)
+
+    def redo(self, *, user_id: int, story_id: int) -> StoryView:
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            after = self.undo_log.redo(story_id, view.head_node_id)
+            if after is not None:
+                self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=after))
+            elif not view.can_redo:
+                raise AppError("nothing to redo")
+            else:
+                self.store.run(lambda s: storage.redo(s, user_id=user_id, story_id=story_id))
+            return self.load(user_id=user_id, story_id=story_id)
+
+    def make_current(self, *, user_id: int, story_id: int, node_id: int) -> StoryView:
+        """Make any version in the tree the story's current end."""
+        with self.locks.hold(story_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=node_id))
+            self.undo_log.record(story_id, view.head_node_id, node_id)
+            return self.load(user_id=user_id, story_id=story_id)
+
+    def history(self, *, user_id: int, story_id: int) -> list[HistoryEntry]:
+        """Every node of the story's revision tree, oldest first."""
+        view = self.load(user_id=user_id, story_id=story_id)
+        path = {n.id for n in view.nodes}
+
+        def work(session: Session) -> list[HistoryEntry]:
+            story = get_story(session, user_id=user_id, story_id=story_id)
+            return [HistoryEntry(n.id, n.parent_id, n.position, n.text, n.source, n.id in path,
+                                 n.id == view.head_node_id) for n in visible_nodes(session, story)]
+        return self.store.run(work)
+
+    # ------------------------------------------------------------------ saving
+    def _save(self, user_id: int, view: StoryView, write) -> int:
+        """Run `write` if the story's head is still where `view` saw it; returns the new head."""
+        def work(session: Session) -> int:
+            story = get_story(session, user_id=user_id, story_id=view.id, for_update=True)
+            if story.head_node_id != view.head_node_id:
+                raise AppError("the story changed in another window; it has been reloaded, try again")
+            write(session)
+            return story.head_node_id
+        head = self.store.run(work)
+        self.undo_log.forget_redo(view.id)
+        return head
+
+    def _replace_from(self, user_id: int, view: StoryView, node: NodeView, records: list[tuple[str, Provenance]]) -> None:
+        """A new version of `node` followed by `records[1:]`; undo returns to the old head."""
+        def write(session: Session) -> None:
+            first_text, first = records[0]
+            storage.add_sibling(session, user_id=user_id, story_id=view.id, node_id=node.id, text=first_text, provenance=first)
+            for text, record in records[1:]:
+                storage.append_node(session, user_id=user_id, story_id=view.id, text=text, provenance=record)
+        head = self._save(user_id, view, write)
+        self.undo_log.record(view.id, view.head_node_id, head)
+
+
+def _collect(stream: Iterator[Delta | Step]):
+    """Re-yield the deltas of a sentence stream and return its Step (for `yield from`)."""
+    step = None
+    for item in stream:
+        if isinstance(item, Step):
+            step = item
+        else:
+            yield item
+    return step
+
+
+def _context(view: StoryView, sentences: int) -> StoryContext:
+    return StoryContext(view.premise, tuple(n.text for n in view.nodes[:sentences]))
+
+
+def _node_at(view: StoryView, index: int) -> NodeView:
+    if not isinstance(index, int) or not 1 <= index <= len(view.nodes):
+        raise AppError(f"there is no sentence {index}; the story has {len(view.nodes)}")
+    return view.nodes[index - 1]
+
+
+def _tail(view: StoryView, index: int) -> list[tuple[str, Provenance]]:
+    """The sentences after `index`, to re-attach after a new version of it."""
+    return [(n.text, n.provenance) for n in view.nodes[index:]]
+
+
+def _title_of(premise: str) -> str:
+    first = " ".join(premise.split())
+    return first if len(first) <= TITLE_FROM_PREMISE else first[: TITLE_FROM_PREMISE - 1].rstrip() + "…"

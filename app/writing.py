@@ -1,0 +1,97 @@
+"""Running one engine step for the app: stream deltas, turn failures into page messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.errors import AppError
+from engine.types import SamplingParams, Step, StoryContext
+from storage import Provenance
+
+log = logging.getLogger(__name__)
+MAX_KEYWORD_TEXT = 2_000
+
+
+class Engine(Protocol):
+    """What the app needs of the engine's Pipeline (and what FakeEngine provides)."""
+
+    model_id: str
+
+    def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]: ...
+
+    def stream_step(self, context: StoryContext, **kwargs) -> Iterator[str | Step]: ...
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Text streamed for sentence `index` (1 = first sentence after the premise)."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    """What the writer asked for one sentence."""
+
+    keywords: str | list[str] = ""
+    params: SamplingParams = SamplingParams()
+    pinned: tuple[str, ...] = ()
+    vetoed: tuple[str, ...] = ()
+
+
+def keyword_list(keywords: str | Iterable[str] | None) -> list[str]:
+    """'a, b' or ['a', 'b'] -> ['a', 'b'] (blank entries dropped, absurd pastes clipped)."""
+    if not keywords:
+        return []
+    if isinstance(keywords, str):
+        keywords = keywords[:MAX_KEYWORD_TEXT].split(",")
+    return [k.strip() for k in keywords if k and k.strip()]
+
+
+def stream_sentence(
+    engine: Engine, context: StoryContext, index: int, request: StepRequest
+) -> Iterator[Delta | Step]:
+    """Deltas of sentence `index`, then its Step; engine failures become `AppError`."""
+    step = None
+    try:
+        for item in engine.stream_step(
+            context,
+            keywords=keyword_list(request.keywords) or None,
+            pinned=request.pinned,
+            vetoed=request.vetoed,
+            params=request.params,
+        ):
+            if isinstance(item, Step):
+                step = item
+            else:
+                yield Delta(index, item)
+    except AppError:
+        raise
+    except ValueError as error:
+        raise AppError(str(error)) from None
+    except Exception as error:  # a model failure must reach the page as a sentence, not a trace
+        log.exception("engine failed on sentence %d", index)
+        raise AppError(f"the engine failed on this sentence, nothing was saved ({type(error).__name__}: {error})") from None
+    if step is None or not step.sentence.strip():
+        raise AppError("the engine returned an empty sentence; try again or change the keywords")
+    yield step
+
+
+def suggest(engine: Engine, context: StoryContext, seed: int | None) -> list[str]:
+    """The predictor's keywords; failures become `AppError`."""
+    try:
+        return list(engine.suggest_keywords(context, seed=seed))
+    except ValueError as error:
+        raise AppError(str(error)) from None
+    except Exception as error:
+        log.exception("keyword prediction failed")
+        raise AppError(f"keyword prediction failed ({type(error).__name__}: {error})") from None
+
+
+def provenance(step: Step) -> Provenance:
+    """The stored record of a generated sentence."""
+    return Provenance.from_step(step.to_dict(), source="generated")
