@@ -65,14 +65,15 @@ def register(subparsers) -> None:
 
 
 def run_write(args: argparse.Namespace) -> int:
-    from engine.build import KnowledgeOptions, build_pipeline
-    from engine.loading import load_config_from_args
-
     if not args.premise.strip():
         raise ValueError("the premise is empty: give a title or a first sentence")
     if not 1 <= args.sentences <= 50:
         raise ValueError("--sentences must be between 1 and 50")
     params = params_from_args(args)
+    # Imported after the checks above, so bad flags fail at once instead of after loading torch.
+    from engine.build import KnowledgeOptions, build_pipeline
+    from engine.loading import load_config_from_args
+
     knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
     pipeline = build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
     steps = write_with_output(pipeline, args, params)

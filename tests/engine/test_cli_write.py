@@ -1,0 +1,142 @@
+"""`python -m engine write` as a user runs it: a subprocess on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import build_parser
+from engine.cli_write import parse_keyword_slots
+from engine.testing import save_tiny_llama
+
+REPO = Path(__file__).resolve().parents[2]
+PREMISE = "Tom let his friend borrow his phone."
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return save_tiny_llama(tmp_path_factory.mktemp("cli") / "tiny-llama")
+
+
+def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CNTRL_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "write", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and "Loading weights" not in line]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- keyword slots
+
+
+@pytest.mark.parametrize(
+    "text, slots",
+    [
+        ("battery;;died", [["battery"], None, ["died"]]),
+        ("battery, phone;dog", [["battery", "phone"], ["dog"]]),
+        (";rain", [None, ["rain"]]),
+        (" , ;", [None, None]),
+        ("", []),
+        (None, []),
+    ],
+)
+def test_keyword_slots(text, slots):
+    assert parse_keyword_slots(text) == slots
+
+
+# --------------------------------------------------------------------------- output
+
+
+def test_json_output_has_the_documented_shape(tiny_dir, tmp_path):
+    proc = run_cli(
+        PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "3",
+        "--keywords", "battery;;died", "--seed", "0", "--max-tokens", "10", "--json", data_dir=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["model"] == "tiny-llama"
+    assert len(doc["steps"]) == 3
+    for step in doc["steps"]:
+        assert isinstance(step["sentence"], str) and step["sentence"]
+        assert isinstance(step["keywords"], list) and step["keywords"]
+        assert isinstance(step["facts"], list)
+        assert all(set(f) >= {"text", "score"} for f in step["facts"])
+        assert {"generate"} <= set(step["timings_ms"]) and all(v >= 0 for v in step["timings_ms"].values())
+    # ';' separates sentences, an empty slot means "predict".
+    first, second, third = doc["steps"]
+    assert first["keywords"] == ["battery"] and first["keywords_source"] == "given"
+    assert second["keywords_source"] != "given"
+    assert third["keywords"] == ["died"] and third["keywords_source"] == "given"
+    assert [s["seed"] for s in doc["steps"]] == [0, 1, 2]
+
+
+def test_text_output_prints_each_sentence_with_its_keywords(tiny_dir, tmp_path):
+    proc = run_cli(
+        PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "1",
+        "--keywords", "phone,battery", "--seed", "1", "--max-tokens", "8", data_dir=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert PREMISE in proc.stdout
+    assert "[1] " in proc.stdout and "keywords (given): phone, battery" in proc.stdout
+    assert "seed 1" in proc.stdout
+
+
+def test_help_documents_every_flag():
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "write", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    write = build_parser()._subparsers._group_actions[0].choices["write"]
+    flags = [opt for action in write._actions for opt in action.option_strings]
+    assert len(flags) > 20
+    for flag in flags:
+        assert flag in proc.stdout, flag
+    for action in write._actions:
+        assert action.help, action.option_strings or action.dest
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_model_path_is_one_line(tmp_path):
+    proc = run_cli(PREMISE, "--model", str(tmp_path / "no-such-model"), "--no-knowledge", data_dir=tmp_path)
+    assert_one_line_error(proc, "model path not found")
+
+
+@pytest.mark.parametrize(
+    "junk", [os.urandom(4096), b"GGUF\x03\x00\x00\x00" + b"junk" * 3], ids=["random-bytes", "truncated-header"]
+)
+def test_corrupt_gguf_is_one_line(tmp_path, junk):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(junk)
+    proc = run_cli(PREMISE, "--model", str(bad), "--no-knowledge", data_dir=tmp_path)
+    assert_one_line_error(proc, "broken.gguf")
+
+
+@pytest.mark.parametrize("premise", ["", "   \t "])
+def test_empty_premise_is_one_line(tiny_dir, tmp_path, premise):
+    proc = run_cli(premise, "--model", str(tiny_dir), data_dir=tmp_path)
+    assert_one_line_error(proc, "the premise is empty")
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [(["--sentences", "0"], "--sentences"), (["--candidates", "99"], "--candidates"), (["--max-tokens", "1"], "--max-tokens")],
+)
+def test_out_of_range_flags_are_one_line(tiny_dir, tmp_path, flags, fragment):
+    proc = run_cli(PREMISE, "--model", str(tiny_dir), *flags, data_dir=tmp_path)
+    assert_one_line_error(proc, fragment)
