@@ -1,0 +1,124 @@
+"""The real default model (SmolLM2-135M-Instruct): keyword inclusion on Plan-and-Write pairs,
+streaming and odd premises. Marked `integration`; knowledge is off to keep it to minutes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine import paths
+from engine.inflect import mentions
+from engine.types import SamplingParams, StoryContext
+
+pytestmark = pytest.mark.integration
+
+PRODUCT_DATA_DIR = paths.data_dir()  # read before fixtures may point the data dir elsewhere
+PLAN_WRITE_DEV = Path(__file__).resolve().parents[3] / (
+    "shared/data/rocstories/plan_and_write/ROCStories_all_merge_tokenize.titlesepkeysepstory.dev"
+)
+N_PAIRS = 50
+INCLUSION_TARGET = 0.95
+# Greedy and short: the figure is reproducible and the test stays within a few minutes on 2 cores.
+GREEDY = SamplingParams(temperature=0.0, max_new_tokens=24, seed=0)
+
+
+def detokenize(text: str) -> str:
+    """Undo Plan-and-Write's lower-cased Treebank tokens: "i did n't go ." -> "I didn't go."."""
+    t = re.sub(r" n't\b", "n't", text.strip())
+    t = re.sub(r" '(s|re|ve|ll|d|m)\b", r"'\1", t)
+    t = re.sub(r" ([.,!?;:%)])", r"\1", t)
+    t = re.sub(r"([($]) ", r"\1", t)
+    t = re.sub(r"\bi\b", "I", t)
+    return t[:1].upper() + t[1:]
+
+
+def plan_and_write_pairs(n: int = N_PAIRS) -> list[tuple[StoryContext, str]]:
+    """(story so far, gold keyword of the next sentence) for the first n dev stories.
+
+    Story i predicts sentence 2, 3, 4 or 5 in turn, so every position is covered.
+    """
+    pairs: list[tuple[StoryContext, str]] = []
+    for line in PLAN_WRITE_DEV.read_text(encoding="utf-8").splitlines():
+        if "<EOT>" not in line or "<EOL>" not in line:
+            continue
+        keywords, story = line.split("<EOT>", 1)[1].split("<EOL>", 1)
+        sentences = [detokenize(s) for s in story.split("</s>") if s.strip()]
+        keywords = keywords.split()
+        if len(sentences) != 5 or len(keywords) != 5:
+            continue
+        k = 1 + len(pairs) % 4
+        pairs.append((StoryContext(sentences[0], tuple(sentences[1:k])), keywords[k]))
+        if len(pairs) == n:
+            break
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from engine.build import KnowledgeOptions, pipeline_from_model
+    from engine.loading import LoadConfig, load_model
+
+    loaded = load_model(LoadConfig(data_dir=str(PRODUCT_DATA_DIR)))
+    return pipeline_from_model(loaded, knowledge=KnowledgeOptions(enabled=False), predictor="model")
+
+
+def test_detokenize_restores_case_and_spacing():
+    assert detokenize("i did n't know , but tom 's dog was ( very ) sad .") == (
+        "I didn't know, but tom's dog was (very) sad."
+    )
+
+
+def inclusion(pipeline, pairs, strength: float) -> tuple[float, list[str]]:
+    hits, sentences = 0, []
+    for context, keyword in pairs:
+        step = pipeline.next_step(
+            context, keywords=[keyword], facts=[], params=replace(GREEDY, keyword_strength=strength)
+        )
+        hits += mentions(step.sentence, keyword)
+        sentences.append(step.sentence)
+    return hits / len(pairs), sentences
+
+
+def test_keyword_inclusion_with_guidance_on_plan_and_write_pairs(pipeline):
+    pairs = plan_and_write_pairs()
+    assert len(pairs) == N_PAIRS
+    on, on_sentences = inclusion(pipeline, pairs, strength=GREEDY.keyword_strength)
+    off, _ = inclusion(pipeline, pairs, strength=0.0)
+    echoes = sum("next sentence" in s.lower() for s in on_sentences)
+    print(
+        f"\nkeyword inclusion on {N_PAIRS} Plan-and-Write dev pairs (greedy, {GREEDY.max_new_tokens} tokens): "
+        f"guidance on {on:.0%} | guidance off {off:.0%} | sentences echoing the instruction (on): {echoes}"
+    )
+    for (context, keyword), sentence in list(zip(pairs, on_sentences, strict=True))[:5]:
+        print(f"  {keyword!r}: {context.text()[-60:]!r} -> {sentence!r}")
+    assert 0.0 <= off <= 1.0
+    assert on >= INCLUSION_TARGET
+
+
+def test_streamed_text_is_the_sentence(pipeline):
+    params = replace(GREEDY, temperature=0.8, max_new_tokens=40, seed=5)
+    context = StoryContext("Tom let his friend borrow his phone.")
+    *chunks, step = list(pipeline.stream_step(context, keywords=["battery"], facts=[], params=params))
+    assert "".join(chunks).strip() == step.sentence
+    assert mentions(step.sentence, "battery")
+
+
+@pytest.mark.parametrize(
+    "premise",
+    ["Tom 😀 let his friend borrow his phone 📱.", "Der Akku von Toms Handy war leer.", "東京は雨でした。"],
+)
+def test_emoji_and_non_english_premises(pipeline, premise):
+    step = pipeline.next_step(StoryContext(premise), facts=[], params=GREEDY)
+    assert step.sentence and step.keywords
+    assert not re.search(r"<\|[^|>]*\|>|\n", step.sentence)
+
+
+def test_a_long_story_is_clipped_in_the_middle_and_still_writes(pipeline):
+    premise = "Tom walked to the store and bought a new phone. " * 1000  # ~50,000 characters
+    context = StoryContext(premise, ("The battery died on the way home.",))
+    step = pipeline.next_step(context, keywords=["charger"], facts=[], params=GREEDY)
+    assert step.sentence and mentions(step.sentence, "charger")
+    assert any(n.startswith("context clipped:") for n in step.notes)
