@@ -1,0 +1,129 @@
+"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` writes the auth file."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.loading import add_loading_args
+
+    parser = argparse.ArgumentParser(prog="python -m app", description="CNTRL Studio: the story editor in the browser.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
+    parser.add_argument("--database-url", help="sessions database URL (default: $CNTRL_DATABASE_URL, "
+                        "else SQLite <data dir>/stories.db)")
+    parser.add_argument("--auth-file", help="file of 'name:argon2-hash' lines; each user then sees only their "
+                        "own stories (default: no login, one local user)")
+    parser.add_argument("--kb", help="knowledge store file (default: <data dir>/knowledge.db)")
+    parser.add_argument("--no-knowledge", action="store_true", help="write without retrieving knowledge")
+    parser.add_argument("--ranker", default="embedding", help="knowledge ranker: embedding (default) or null")
+    parser.add_argument("--predictor", default="model", choices=("model", "rake"), help="keyword predictor")
+    parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
+                        "(demos and UI tests; loads nothing)")
+    parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
+    add_loading_args(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    users = sub.add_parser("users", help="manage the auth file").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user (or change a password) in the auth file")
+    add.add_argument("name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "users":
+            return add_user_command(args)
+        return serve(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def add_user_command(args: argparse.Namespace) -> int:
+    from app.auth import add_user
+
+    if not args.auth_file:
+        raise ValueError("name the file with --auth-file PATH (before 'users')")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            raise ValueError("the passwords differ")
+    add_user(args.auth_file, args.name, password)
+    print(f"saved {args.name} in {args.auth_file}")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Open the database, start loading the model in the background, serve at once."""
+    import gradio as gr
+    import uvicorn
+    from fastapi import FastAPI
+
+    from app.auth import checker, read_auth_file
+    from app.store import Store
+    from app.ui import build_demo
+    from engine.paths import data_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    folder = data_dir(args.data_dir)
+    os.environ.setdefault("CNTRL_DATA_DIR", str(folder))
+    auth = checker(read_auth_file(args.auth_file)) if args.auth_file else None
+    store = Store.open(args.database_url)
+    demo = build_demo(engine_for(args), store)
+    server = FastAPI()
+    if not args.no_eval:
+        from app.evaluation.ui import build_eval_demo
+
+        eval_demo = build_eval_demo(session_factory=store.factory, secret=eval_secret(folder))
+        gr.mount_gradio_app(server, eval_demo, path="/eval")
+    gr.mount_gradio_app(server, demo, path="", auth=auth, css=demo.css)
+    print(f"CNTRL Studio on http://{args.host}:{args.port}/" + ("" if args.no_eval else
+          f"  (evaluation pages: http://{args.host}:{args.port}/eval/)"), flush=True)
+    uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def engine_for(args: argparse.Namespace):
+    """The FakeEngine, or a handle that loads the real pipeline in a background thread."""
+    from app.engine_handle import EngineHandle
+
+    if args.fake_engine:
+        from app.fake_engine import FakeEngine
+
+        return FakeEngine(chunk_delay_s=0.03)
+
+    def load():
+        from engine.build import KnowledgeOptions, build_pipeline
+        from engine.loading import load_config_from_args
+
+        knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
+        return build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
+
+    print(f"loading model {args.model} in the background; the page shows when it is ready", flush=True)
+    return EngineHandle.load_in_background(load, description=args.model)
+
+
+def eval_secret(folder: Path) -> bytes:
+    """A signing key for rater tokens that survives restarts (kept in the data directory)."""
+    path = folder / "eval-secret"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()

@@ -1,0 +1,112 @@
+"""The story list and the history view: open, rename, fork, delete, restore, export, import."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from app.errors import AppError
+from app.handlers import Handlers, _shown, page_errors
+from app.ui_format import story_rows
+
+MAX_IMPORT_BYTES = 50_000_000
+
+
+@dataclass
+class Library:
+    handlers: Handlers
+
+    @property
+    def service(self):
+        return self.handlers.service
+
+    def _ids(self, story_id, request):
+        return self.handlers._story(story_id, request)
+
+    @page_errors
+    def list_stories(self, show_deleted: bool, request: gr.Request):
+        user = self.handlers.users.id_of(request)
+        return story_rows(self.service.list(user_id=user, include_deleted=bool(show_deleted)))
+
+    @page_errors
+    def rename_story(self, story_id, title: str, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        return _shown(self.service.rename(user_id=user, story_id=sid, title=title))
+
+    @page_errors
+    def fork_story(self, story_id, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        return _shown(self.service.fork(user_id=user, story_id=sid))
+
+    @page_errors
+    def delete_story(self, story_id, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        self.service.delete(user_id=user, story_id=sid)
+        gr.Info(f"Story {sid} deleted; tick 'show deleted' to restore it.")
+        return _shown(self.service.latest(user_id=user))
+
+    @page_errors
+    def restore_story(self, story_id, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        self.service.restore(user_id=user, story_id=sid)
+        return _shown(self.service.load(user_id=user, story_id=sid))
+
+    @page_errors
+    def export_json_file(self, story_id, request: gr.Request) -> str:
+        user, sid = self._ids(story_id, request)
+        return _file(f"story-{sid}.json", self.service.export_json(user_id=user, story_id=sid))
+
+    @page_errors
+    def export_markdown_file(self, story_id, request: gr.Request) -> str:
+        user, sid = self._ids(story_id, request)
+        return _file(f"story-{sid}.md", self.service.export_markdown(user_id=user, story_id=sid))
+
+    @page_errors
+    def import_story(self, path: str | None, request: gr.Request):
+        if not path:
+            raise AppError("choose a JSON file exported from CNTRL Studio first")
+        file = Path(path)
+        if file.stat().st_size > MAX_IMPORT_BYTES:
+            raise AppError("that file is larger than 50 MB")
+        text = file.read_text(encoding="utf-8", errors="replace")
+        return _shown(self.service.import_json(user_id=self.handlers.users.id_of(request), text=text))
+
+    @page_errors
+    def show_history(self, story_id, request: gr.Request):
+        if story_id is None or str(story_id).strip() == "":
+            return gr.update(choices=[], value=None)
+        user, sid = self._ids(story_id, request)
+        entries = self.service.history(user_id=user, story_id=sid)
+        choices = [(_history_label(e), e.node_id) for e in entries]
+        head = next((e.node_id for e in entries if e.is_head), None)
+        return gr.update(choices=choices, value=head)
+
+    @page_errors
+    def make_version_current(self, story_id, node_id, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        if node_id is None:
+            raise AppError("pick a version in the list first")
+        return _shown(self.service.make_current(user_id=user, story_id=sid, node_id=int(node_id)))
+
+    @page_errors
+    def fork_from_version(self, story_id, node_id, request: gr.Request):
+        user, sid = self._ids(story_id, request)
+        if node_id is None:
+            raise AppError("pick a version in the list first")
+        return _shown(self.service.fork(user_id=user, story_id=sid, node_id=int(node_id)))
+
+
+def _history_label(entry) -> str:
+    marker = " (current end)" if entry.is_head else (" (in story)" if entry.on_path else "")
+    text = entry.text if len(entry.text) <= 70 else entry.text[:69] + "…"
+    return f"#{entry.node_id} · sentence {entry.position + 1} · {entry.source}{marker}: {text}"
+
+
+def _file(name: str, content: str) -> str:
+    folder = Path(tempfile.mkdtemp(prefix="cntrl-export-"))
+    path = folder / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)

@@ -1,0 +1,190 @@
+"""The editor page: `build_demo(engine, store)` builds it; nothing loads or launches at import."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from app.api import register_api
+from app.engine_handle import EngineHandle
+from app.handlers import Handlers
+from app.library import Library
+from app.service import StoryService
+from app.store import Store
+from app.ui_rows import RowWiring, render_rows
+from engine.types import SamplingParams
+
+READY_MARK = "<span id='page-ready'></span>"  # set once the page has loaded the writer's story
+PRESETS = ("balanced", "precise", "creative", "greedy")
+CSS = """
+.cntrl-row { margin-bottom: 6px; }
+.cntrl-facts td, .cntrl-facts th { padding: 2px 8px; text-align: left; }
+.cntrl-muted { opacity: 0.7; }
+"""
+# Keep the open story in the address bar, so a reload or a bookmark brings it back.
+STORY_IN_URL_JS = """(id) => { const u = new URL(window.location.href);
+  if (id) { u.searchParams.set('story', id); } else { u.searchParams.delete('story'); }
+  window.history.replaceState(null, '', u); }"""
+
+
+def build_demo(engine, store: Store) -> gr.Blocks:
+    """The CNTRL Studio editor.
+
+    Args:
+        engine: A Pipeline, a FakeEngine, or an `EngineHandle` still loading one.
+        store: The sessions database (`Store.open(url)`).
+
+    Returns:
+        Blocks to `.launch()`; the stateless API endpoints are registered on it.
+    """
+    handle = EngineHandle.of(engine)
+    handlers = Handlers.of(StoryService(engine=handle, store=store))
+    library = Library(handlers)
+    with gr.Blocks(title="CNTRL Studio") as demo:
+        status = gr.Markdown(handle.status(), elem_id="model-status")
+        timer = gr.Timer(1.0, active=not handle.ready)
+        timer.tick(lambda: (handle.status(), gr.Timer(active=not handle.ready)), outputs=[status, timer],
+                   api_visibility="private", show_progress="hidden")
+        story_id = gr.Textbox("", visible=False, elem_id="story-id")  # in the page, so the URL can show it
+        view = gr.State(None)
+        with gr.Tab("Write", id="write"):
+            premise, title, new_button = premise_box()
+            panel, follow = sampling_panel()
+            rows = gr.Column()
+            live = gr.Textbox(label="Writing", interactive=False, elem_id="live", lines=1)
+            next_keywords, suggest_button, write_button, continue_button, undo_button, redo_button = next_box()
+        with gr.Tab("Stories", id="stories") as stories_tab:
+            stories = stories_box()
+        with gr.Tab("History", id="history") as history_tab:
+            versions, current_button, fork_button = history_box()
+        with rows:
+            wiring = RowWiring(handlers, story_id, view, live, follow, panel)
+
+            @gr.render(inputs=[view])
+            def show_rows(current):
+                render_rows(current, wiring)
+
+        shown = [story_id, view, premise, title]
+        url = dict(fn=None, inputs=[story_id], js=STORY_IN_URL_JS, api_visibility="private")
+        ready = gr.HTML("", elem_id="page-state", padding=False)
+        demo.load(handlers.open_on_load, outputs=shown, api_name="open_last_story").then(
+            lambda: READY_MARK, outputs=[ready], api_visibility="private").then(**url)
+        new_button.click(handlers.start_story, inputs=[premise, title], outputs=shown,
+                         api_name="start_story").then(**url)
+        suggest_button.click(handlers.suggest_next_keywords, inputs=[story_id, panel[-1]], outputs=[next_keywords],
+                             api_name="suggest_next_keywords")
+        write_button.click(handlers.write_sentence, inputs=[story_id, next_keywords, *panel], outputs=[view, live],
+                           api_name="write_sentence", trigger_mode="once")
+        continue_button.click(handlers.continue_story, inputs=[story_id, *panel], outputs=[view, live],
+                              api_name="continue_story", trigger_mode="once")
+        undo_button.click(handlers.undo_change, inputs=[story_id], outputs=[view], api_name="undo_change")
+        redo_button.click(handlers.redo_change, inputs=[story_id], outputs=[view], api_name="redo_change")
+        wire_library(library, stories, shown, stories_tab, url)
+        history_tab.select(library.show_history, inputs=[story_id], outputs=[versions], api_visibility="private")
+        current_button.click(library.make_version_current, inputs=[story_id, versions], outputs=shown,
+                             api_name="make_version_current")
+        fork_button.click(library.fork_from_version, inputs=[story_id, versions], outputs=shown,
+                          api_name="fork_from_version").then(**url)
+        register_api(handlers)
+    demo.css = CSS
+    return demo
+
+
+def premise_box():
+    with gr.Row():
+        premise = gr.Textbox(label="Premise", placeholder="A title or a first sentence, e.g. 'Tom let his friend "
+                             "borrow his phone.'", lines=2, scale=4, elem_id="premise")
+        title = gr.Textbox(label="Title (optional)", scale=2, elem_id="title")
+        new_button = gr.Button("New story", variant="primary", scale=1, elem_id="new-story")
+    return premise, title, new_button
+
+
+def sampling_panel():
+    """Preset, temperature, top-p, top-k, max tokens, candidates, knowledge top-N, guidance, seed."""
+    d = SamplingParams()
+    with gr.Accordion("Sampling", open=False, elem_id="sampling"):
+        with gr.Row():
+            preset = gr.Dropdown(list(PRESETS), value="balanced", label="Preset", elem_id="preset")
+            temperature = gr.Slider(0.0, 2.0, value=d.temperature, step=0.05, label="Temperature")
+            top_p = gr.Slider(0.05, 1.0, value=d.top_p, step=0.01, label="Top-p")
+            top_k = gr.Slider(0, 200, value=d.top_k, step=1, label="Top-k (0 = all)")
+        with gr.Row():
+            max_tokens = gr.Slider(4, 256, value=d.max_new_tokens, step=1, label="Max tokens")
+            candidates = gr.Slider(1, 8, value=d.n_candidates, step=1, label="Candidates N", elem_id="candidates")
+            top_n = gr.Slider(0, 20, value=d.knowledge_top_n, step=1, label="Knowledge top-N")
+            strength = gr.Slider(0.0, 10.0, value=d.keyword_strength, step=0.5, label="Keyword guidance")
+            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id="seed")
+        follow = gr.Checkbox(False, label="Regenerate also rewrites the later sentences, keeping their keywords",
+                             elem_id="follow")
+    sliders = [temperature, top_p, top_k]
+    preset.change(_preset_values, inputs=[preset], outputs=sliders, api_visibility="private")
+    return [preset, temperature, top_p, top_k, max_tokens, candidates, top_n, strength, seed], follow
+
+
+def _preset_values(name: str):
+    p = SamplingParams.from_preset(name)
+    return p.temperature, p.top_p, p.top_k
+
+
+def next_box():
+    with gr.Row(equal_height=True):
+        keywords = gr.Textbox(label="Keywords for the next sentence (empty: predicted)", scale=4,
+                              elem_id="next-keywords")
+        suggest = gr.Button("Suggest keywords", elem_id="suggest")
+        write = gr.Button("Write", variant="primary", elem_id="write")
+        cont = gr.Button("Continue", elem_id="continue")
+    with gr.Row():
+        undo = gr.Button("Undo", size="sm", elem_id="undo")
+        redo = gr.Button("Redo", size="sm", elem_id="redo")
+    return keywords, suggest, write, cont, undo, redo
+
+
+def stories_box() -> dict:
+    table = gr.Dataframe(headers=["id", "title", "sentences", "updated", "state"], datatype="str",
+                         interactive=False, elem_id="story-list")
+    with gr.Row():
+        show_deleted = gr.Checkbox(False, label="Show deleted")
+        refresh = gr.Button("Refresh", size="sm")
+    with gr.Row():
+        pick = gr.Number(label="Story id", precision=0, elem_id="story-pick")
+        new_title = gr.Textbox(label="New title", elem_id="new-title")
+    with gr.Row():
+        buttons = {name: gr.Button(label, size="sm", elem_id=f"story-{name}") for name, label in (
+            ("open", "Open"), ("rename", "Rename"), ("fork", "Fork"), ("delete", "Delete"), ("restore", "Restore"),
+            ("json", "Export JSON"), ("markdown", "Export Markdown"))}
+    with gr.Row():
+        download = gr.File(label="Export", interactive=False)
+        upload = gr.File(label="Import a JSON story", file_types=[".json"], type="filepath")
+        import_button = gr.Button("Import", size="sm", elem_id="story-import")
+    return dict(table=table, show_deleted=show_deleted, refresh=refresh, pick=pick, new_title=new_title,
+                buttons=buttons, download=download, upload=upload, import_button=import_button)
+
+
+def history_box():
+    versions = gr.Dropdown(label="Every version of every sentence (oldest first)", choices=[],
+                           elem_id="versions")
+    with gr.Row():
+        current = gr.Button("Make current", elem_id="make-current")
+        fork = gr.Button("Fork into a new story", elem_id="fork-version")
+    return versions, current, fork
+
+
+def wire_library(library: Library, s: dict, shown: list, stories_tab, url: dict) -> None:
+    listed = dict(fn=library.list_stories, inputs=[s["show_deleted"]], outputs=[s["table"]])
+    stories_tab.select(**listed, api_visibility="private")
+    s["refresh"].click(**listed, api_name="list_stories")
+    s["show_deleted"].change(**listed, api_visibility="private")
+    b = s["buttons"]
+    b["open"].click(library.handlers.open_story, inputs=[s["pick"]], outputs=shown, api_name="open_story").then(**url)
+    b["rename"].click(library.rename_story, inputs=[s["pick"], s["new_title"]], outputs=shown,
+                      api_name="rename_story").then(**listed)
+    b["fork"].click(library.fork_story, inputs=[s["pick"]], outputs=shown, api_name="fork_story").then(**listed).then(**url)
+    b["delete"].click(library.delete_story, inputs=[s["pick"]], outputs=shown,
+                      api_name="delete_story").then(**listed).then(**url)
+    b["restore"].click(library.restore_story, inputs=[s["pick"]], outputs=shown,
+                       api_name="restore_story").then(**listed).then(**url)
+    b["json"].click(library.export_json_file, inputs=[s["pick"]], outputs=[s["download"]],
+                    api_name="export_json_file")
+    b["markdown"].click(library.export_markdown_file, inputs=[s["pick"]], outputs=[s["download"]],
+                        api_name="export_markdown_file")
+    s["import_button"].click(library.import_story, inputs=[s["upload"]], outputs=shown,
+                             api_name="import_story").then(**listed).then(**url)

@@ -1,0 +1,93 @@
+"""Plain text and escaped HTML for the page: writer text is never interpreted as markup."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from engine.types import SamplingParams
+from storage import NodeView, Provenance, StorySummary
+
+PARAM_LABELS = {
+    "temperature": "temperature", "top_p": "top-p", "top_k": "top-k", "max_new_tokens": "max tokens",
+    "n_candidates": "candidates", "knowledge_top_n": "knowledge top-N", "keyword_strength": "guidance",
+    "repetition_penalty": "repetition penalty",
+}
+
+
+def fact_choices(provenance: Provenance) -> list[tuple[str, str]]:
+    """(label, value) pairs for the pin/veto boxes: the score, then the fact sentence."""
+    choices = []
+    for fact in provenance.facts:
+        text = str(fact.get("text") or fact.get("sentence") or "")
+        if text:
+            choices.append((f"{_score(fact)} · {text}", text))
+    return choices
+
+
+def knowledge_html(provenance: Provenance) -> str:
+    """The facts used, with ranker scores, as an escaped table."""
+    if not provenance.facts:
+        note = next((n for n in provenance.notes if "knowledge" in n), "no knowledge used")
+        return f"<p class='cntrl-muted'>{escape(note)}</p>"
+    rows = "".join(
+        f"<tr><td>{_score(f)}</td><td>{escape(str(f.get('text') or f.get('sentence') or ''))}</td>"
+        f"<td>{escape(str(f.get('relation', '')))}</td></tr>"
+        for f in provenance.facts
+    )
+    return f"<table class='cntrl-facts'><tr><th>score</th><th>fact</th><th>relation</th></tr>{rows}</table>"
+
+
+def provenance_html(node: NodeView) -> str:
+    """Model, seed, source, sampling params and time per stage, escaped."""
+    p = node.provenance
+    params = ", ".join(f"{PARAM_LABELS.get(k, k)} {v}" for k, v in p.params.items() if k in PARAM_LABELS)
+    timings = ", ".join(f"{k} {float(v):.0f} ms" for k, v in p.timings_ms.items() if "." not in k)
+    lines = [
+        ("source", f"{p.source}; keywords {p.keywords_source or 'typed'}"),
+        ("model", p.model or "none (written by hand)"),
+        ("seed", "" if p.seed is None else str(p.seed)),
+        ("sampling", params),
+        ("time", timings),
+        ("notes", "; ".join(p.notes)),
+    ]
+    items = "".join(f"<li><b>{k}</b>: {escape(v)}</li>" for k, v in lines if v)
+    return f"<ul class='cntrl-provenance'>{items}</ul>"
+
+
+def candidate_label(node: NodeView) -> str:
+    candidates = node.provenance.candidates
+    if len(candidates) < 2:
+        return "1 candidate"
+    return f"candidate {(node.provenance.chosen or 0) + 1} of {len(candidates)}"
+
+
+def version_label(node: NodeView) -> str:
+    return f"version {node.version} of {node.versions}"
+
+
+def story_rows(stories: list[StorySummary]) -> list[list[Any]]:
+    """Rows of the story list table (text cells only)."""
+    return [
+        [s.id, s.title, s.sentences, s.updated_at.strftime("%Y-%m-%d %H:%M"), "deleted" if s.deleted_at else ""]
+        for s in stories
+    ]
+
+
+def params_from_panel(
+    preset: str, temperature: float, top_p: float, top_k: int, max_tokens: int,
+    candidates: int, knowledge_top_n: int, strength: float, seed: float | None,
+) -> SamplingParams:
+    """SamplingParams from the sampling panel's values (a blank seed means a random one)."""
+    return SamplingParams.from_preset(
+        preset or "balanced",
+        temperature=float(temperature), top_p=float(top_p), top_k=int(top_k),
+        max_new_tokens=int(max_tokens), n_candidates=int(candidates),
+        knowledge_top_n=int(knowledge_top_n), keyword_strength=float(strength),
+        seed=None if seed is None or seed == "" or int(seed) < 0 else int(seed),
+    )
+
+
+def _score(fact: dict[str, Any]) -> str:
+    score = fact.get("score")
+    return f"{float(score):.2f}" if isinstance(score, int | float) else "–"
