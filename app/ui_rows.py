@@ -43,9 +43,9 @@ def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
     """The sentence, its keywords, regenerate, candidates, versions, knowledge and provenance."""
     with gr.Group(key=f"group-{node.id}", elem_classes=["cntrl-row"]):
         with gr.Row(key=f"main-{node.id}"):
-            text = gr.Textbox(node.text, label=f"Sentence {index}", lines=1, max_lines=6, scale=5,
+            text = gr.Textbox(node.text, label=f"Sentence {index}", lines=1, max_lines=6, scale=5, interactive=True,
                               key=f"text-{node.id}", elem_id=f"sentence-{index}")
-            keywords = gr.Textbox(", ".join(node.provenance.keywords), label="Keywords", scale=2,
+            keywords = gr.Textbox(", ".join(node.provenance.keywords), label="Keywords", scale=2, interactive=True,
                                   key=f"kw-{node.id}", elem_id=f"keywords-{index}")
         with gr.Row(key=f"tools-{node.id}", equal_height=True):
             regenerate = gr.Button("Regenerate", size="sm", variant="secondary", key=f"regen-{node.id}",
@@ -60,9 +60,9 @@ def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
         with gr.Accordion("Knowledge and provenance", open=False, key=f"acc-{node.id}"):
             gr.HTML(knowledge_html(node.provenance), key=f"facts-{node.id}", elem_id=f"facts-{index}")
             choices = fact_choices(node.provenance)
-            pinned = gr.CheckboxGroup(choices, label="Pin for the next regeneration", key=f"pin-{node.id}",
+            pinned = gr.CheckboxGroup(choices, label="Pin for the next regeneration", key=f"pin-{node.id}", interactive=True,
                                       visible=bool(choices))
-            vetoed = gr.CheckboxGroup(choices, label="Never use (veto)", key=f"veto-{node.id}",
+            vetoed = gr.CheckboxGroup(choices, label="Never use (veto)", key=f"veto-{node.id}", interactive=True,
                                       visible=bool(choices))
             gr.HTML(provenance_html(node), key=f"prov-{node.id}", elem_id=f"provenance-{index}")
     wire_row(index, w, text, keywords, pinned, vetoed, [regenerate, save, prev_c, next_c, prev_v, next_v])

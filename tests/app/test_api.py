@@ -1,0 +1,100 @@
+"""Every stateless endpoint through gradio_client, with and without an auth file."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from gradio_client import Client
+
+from app.auth import add_user, checker, read_auth_file
+from tests.app.helpers import served
+
+
+@pytest.fixture
+def server(fake, store):
+    with served(fake, store) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server) -> Client:
+    return Client(server.url, verbose=False)
+
+
+def test_write_regenerate_undo_export_through_the_api(client, fake):
+    story = client.predict("Tom let his friend borrow his phone.", api_name="/new_story")
+    assert story.isdigit()
+    assert client.predict(story, api_name="/suggest_keywords") == "phone, battery"
+    first = client.predict(story, "", api_name="/write_next")
+    assert "phone" in first and "battery" in first
+    second = client.predict(story, "umbrella, rain", api_name="/write_next")
+    assert "umbrella" in second
+    again = client.predict(story, 2, "bicycle", api_name="/regenerate")
+    assert "bicycle" in again and again != second
+    text = client.predict(story, api_name="/undo")
+    assert text == f"Tom let his friend borrow his phone. {first} {second}"
+    document = json.loads(client.predict(story, api_name="/export_story"))
+    assert document["format"] == "cntrl-story" and len(document["nodes"]) == 3
+    bicycle = next(n for n in document["nodes"] if "bicycle" in n["text"])
+    assert bicycle["keywords"] == ["bicycle"] and bicycle["model"] == "fake-engine" and bicycle["facts"]
+
+
+def test_errors_come_back_as_messages(client, fake):
+    with pytest.raises(Exception, match="premise is empty"):
+        client.predict("   ", api_name="/new_story")
+    with pytest.raises(Exception, match="no such story for this account"):
+        client.predict("999", "", api_name="/write_next")
+    with pytest.raises(Exception, match="no such story for this account"):
+        client.predict("1; DROP TABLE stories", api_name="/export_story")
+    story = client.predict("Ann drove home.", api_name="/new_story")
+    with pytest.raises(Exception, match="there is no sentence 3"):
+        client.predict(story, 3, "x", api_name="/regenerate")
+    fake.fail_next(RuntimeError("the model ran out of memory"))
+    with pytest.raises(Exception, match="engine failed on this sentence, nothing was saved"):
+        client.predict(story, "", api_name="/write_next")
+    assert json.loads(client.predict(story, api_name="/export_story"))["nodes"] == []
+
+
+def test_two_concurrent_writes_from_two_windows_keep_one_chain(client, fake):
+    fake.chunk_delay_s = 0.05
+    story = client.predict("Ann drove home.", api_name="/new_story")
+    threads = [threading.Thread(target=client.predict, args=(story, ""), kwargs={"api_name": "/write_next"})
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    nodes = json.loads(client.predict(story, api_name="/export_story"))["nodes"]
+    assert [n["position"] for n in nodes] == [0, 1]  # one after the other, never two versions of one
+    assert nodes[1]["parent"] == nodes[0]["ref"]
+
+
+def test_with_an_auth_file_each_user_sees_only_their_own_stories(tmp_path, fake, store):
+    path = tmp_path / "users.auth"
+    add_user(path, "alice", "pw-alice")
+    add_user(path, "bob", "pw-bob")
+    assert "pw-alice" not in path.read_text() and set(read_auth_file(path)) == {"alice", "bob"}
+    with served(fake, store, auth=checker(read_auth_file(path))) as server:
+        with pytest.raises(Exception):
+            Client(server.url, auth=("alice", "wrong"), verbose=False)
+        alice = Client(server.url, auth=("alice", "pw-alice"), verbose=False)
+        bob = Client(server.url, auth=("bob", "pw-bob"), verbose=False)
+        story = alice.predict("Alice's secret premise.", api_name="/new_story")
+        alice.predict(story, "", api_name="/write_next")
+        for call in (lambda: bob.predict(story, api_name="/export_story"),
+                     lambda: bob.predict(story, "", api_name="/write_next"),
+                     lambda: bob.predict(story, api_name="/undo")):
+            with pytest.raises(Exception, match="no such story for this account"):
+                call()
+        assert len(json.loads(alice.predict(story, api_name="/export_story"))["nodes"]) == 1
+
+
+def test_auth_file_refuses_malformed_lines(tmp_path):
+    path = tmp_path / "users.auth"
+    path.write_text("alice:plaintext\n")
+    with pytest.raises(ValueError, match="expected 'name:\\$argon2"):
+        read_auth_file(path)
+    with pytest.raises(ValueError, match="without spaces"):
+        add_user(path.with_name("other"), "a b", "pw")
