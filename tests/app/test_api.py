@@ -77,7 +77,7 @@ def test_with_an_auth_file_each_user_sees_only_their_own_stories(tmp_path, fake,
     add_user(path, "bob", "pw-bob")
     assert "pw-alice" not in path.read_text() and set(read_auth_file(path)) == {"alice", "bob"}
     with served(fake, store, auth=checker(read_auth_file(path))) as server:
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError, match="Could not login"):
             Client(server.url, auth=("alice", "wrong"), verbose=False)
         alice = Client(server.url, auth=("alice", "pw-alice"), verbose=False)
         bob = Client(server.url, auth=("bob", "pw-bob"), verbose=False)
