@@ -7,26 +7,13 @@ import os
 import pytest
 
 from app.auth import add_user, checker, read_auth_file
-from tests.app.helpers import ARTIFACTS, served
+from tests.app.helpers import ARTIFACTS, CHROMIUM, served
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 XSS = '<img src=x onerror="window.__xss=1">'
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
 ]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
