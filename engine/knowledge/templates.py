@@ -158,14 +158,28 @@ def _cvc(word: str) -> bool:
     )
 
 
+_FILL_CACHE_SIZE = 500_000
+
+
 class TemplateRenderer:
     """Renders triples with a `TemplateSet`."""
 
     def __init__(self, templates: TemplateSet | None = None):
         self.templates = templates or default_templates()
         self._compiled: dict[str, list[tuple[str, str | None, str | None]]] = {}
+        self._filled: dict[tuple[str | None, str, str | None], str] = {}
 
     def _fill(self, filter_name: str | None, phrase: str, pos: str | None = None) -> str:
+        """A slot's text, memoised: popular concepts recur in thousands of triples."""
+        key = (filter_name, phrase, pos)
+        filled = self._filled.get(key)
+        if filled is None:
+            if len(self._filled) >= _FILL_CACHE_SIZE:
+                self._filled.clear()
+            filled = self._filled[key] = self._fill_uncached(filter_name, phrase, pos)
+        return filled
+
+    def _fill_uncached(self, filter_name: str | None, phrase: str, pos: str | None) -> str:
         if filter_name is None or pos in ("a", "r"):
             return phrase  # adjectives and adverbs take no article or inflection
         verb = pos == "v" if pos in ("n", "v") else is_verb_phrase(phrase)
