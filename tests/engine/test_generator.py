@@ -15,6 +15,7 @@ from engine.generator import GenerationResult, Generator, GeneratorConfig
 from engine.guidance import KeywordGuide
 from engine.inflect import mentions
 from engine.kvcache import PrefixCache, forward_tokens
+from engine.sampling import apply_repetition_penalty, choose_tokens
 from engine.sentence import clean_sentence
 from engine.types import SamplingParams, StoryContext
 from engine.vocab import vocab_info
@@ -243,3 +244,27 @@ def test_generator_reports_missing_keywords_per_row(tiny_generator, strength):
     assert len(result.keywords_missing) == 4
     for candidate, missing in zip(result.candidates, result.keywords_missing, strict=True):
         assert missing == [k for k in ("battery", "tire") if not mentions(candidate, k)]
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def test_repetition_penalty_only_lowers_seen_tokens():
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0], [1.0, 1.0, -2.0, 0.0]])
+    seen = torch.tensor([[True, True, False, False], [False, False, True, False]])
+    out = apply_repetition_penalty(logits, seen, 2.0)
+    expected = torch.tensor([[1.0, -2.0, 0.5, 3.0], [1.0, 1.0, -4.0, 0.0]])
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(logits[0, 0], torch.tensor(2.0))  # the input is left as it was
+
+
+def test_top_k_top_p_draws_follow_the_renormalised_nucleus():
+    logits = torch.log(torch.tensor([[0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.02]]))
+    params = SamplingParams(temperature=1.0, top_k=5, top_p=0.75)
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.stack([choose_tokens(logits, params, generator) for _ in range(3000)]).flatten()
+    # top-k keeps 5 tokens; the nucleus then stops once 0.4 + 0.25 + 0.15 >= 0.75.
+    assert set(draws.tolist()) == {0, 1, 2}
+    freq = torch.bincount(draws, minlength=3)[:3].float() / len(draws)
+    torch.testing.assert_close(freq, torch.tensor([0.5, 0.3125, 0.1875]), atol=0.03, rtol=0)
+    assert int(choose_tokens(logits, replace(params, temperature=0.0), generator)) == 0
