@@ -83,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = data_dir(args.data_dir)
-    os.environ.setdefault("CNTRL_DATA_DIR", str(folder))
+    os.environ["CNTRL_DATA_DIR"] = str(folder)  # the sessions database defaults to this folder too
     auth = checker(read_auth_file(args.auth_file)) if args.auth_file else None
     store = Store.open(args.database_url)
     demo = build_demo(engine_for(args), store)
