@@ -170,21 +170,21 @@ def history_box():
 
 def wire_library(library: Library, s: dict, shown: list, stories_tab, url: dict) -> None:
     listed = dict(fn=library.list_stories, inputs=[s["show_deleted"]], outputs=[s["table"]])
+    s["refresh"].click(**listed, api_name="list_stories")  # first, so the public name is not taken
     stories_tab.select(**listed, api_visibility="private")
-    s["refresh"].click(**listed, api_name="list_stories")
     s["show_deleted"].change(**listed, api_visibility="private")
     b = s["buttons"]
     b["open"].click(library.handlers.open_story, inputs=[s["pick"]], outputs=shown, api_name="open_story").then(**url)
     b["rename"].click(library.rename_story, inputs=[s["pick"], s["new_title"]], outputs=shown,
-                      api_name="rename_story").then(**listed)
-    b["fork"].click(library.fork_story, inputs=[s["pick"]], outputs=shown, api_name="fork_story").then(**listed).then(**url)
+                      api_name="rename_story").then(**listed, api_visibility="private")
+    b["fork"].click(library.fork_story, inputs=[s["pick"]], outputs=shown, api_name="fork_story").then(**listed, api_visibility="private").then(**url)
     b["delete"].click(library.delete_story, inputs=[s["pick"]], outputs=shown,
-                      api_name="delete_story").then(**listed).then(**url)
+                      api_name="delete_story").then(**listed, api_visibility="private").then(**url)
     b["restore"].click(library.restore_story, inputs=[s["pick"]], outputs=shown,
-                       api_name="restore_story").then(**listed).then(**url)
+                       api_name="restore_story").then(**listed, api_visibility="private").then(**url)
     b["json"].click(library.export_json_file, inputs=[s["pick"]], outputs=[s["download"]],
                     api_name="export_json_file")
     b["markdown"].click(library.export_markdown_file, inputs=[s["pick"]], outputs=[s["download"]],
                         api_name="export_markdown_file")
     s["import_button"].click(library.import_story, inputs=[s["upload"]], outputs=shown,
-                             api_name="import_story").then(**listed).then(**url)
+                             api_name="import_story").then(**listed, api_visibility="private").then(**url)
