@@ -160,7 +160,7 @@ def stories_box() -> dict:
 
 
 def history_box():
-    versions = gr.Dropdown(label="Every version of every sentence (oldest first)", choices=[],
+    versions = gr.Dropdown(label="Every version of every sentence (oldest first)", choices=[], allow_custom_value=True,
                            elem_id="versions")
     with gr.Row():
         current = gr.Button("Make current", elem_id="make-current")
