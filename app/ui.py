@@ -40,7 +40,7 @@ def build_demo(engine, store: Store) -> gr.Blocks:
     handlers = Handlers.of(StoryService(engine=handle, store=store))
     library = Library(handlers)
     with gr.Blocks(title="CNTRL Studio") as demo:
-        status = gr.Markdown(handle.status(), elem_id="model-status")
+        status = gr.Markdown(handle.status, elem_id="model-status")  # read again on every page load
         timer = gr.Timer(1.0, active=not handle.ready)
         timer.tick(lambda: (handle.status(), gr.Timer(active=not handle.ready)), outputs=[status, timer],
                    api_visibility="private", show_progress="hidden")

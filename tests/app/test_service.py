@@ -171,3 +171,15 @@ def test_history_lists_every_version_and_any_can_be_made_current(service, alice)
     assert view.nodes[0].id == first.id
     fork = service.fork(user_id=alice, story_id=story.id, node_id=first.id)
     assert fork.nodes[0].id == first.id and fork.id != story.id
+
+
+def test_pinned_and_vetoed_facts_reach_the_engine_and_are_saved(service, alice, fake):
+    story = service.new_story(user_id=alice, premise="Ann drove home.")
+    write(service, alice, story.id, "phone, car")
+    request = StepRequest(keywords="phone, car", pinned=("Ann loves her car.",),
+                          vetoed=("A phone can matter in a story.",))
+    *_, view = service.stream_regenerate(user_id=alice, story_id=story.id, index=1, request=request)
+    assert fake.calls[-1].pinned == ["Ann loves her car."]
+    assert fake.calls[-1].vetoed == ["A phone can matter in a story."]
+    texts = [f["text"] for f in view.nodes[0].provenance.facts]
+    assert texts[0] == "Ann loves her car." and "A phone can matter in a story." not in texts
