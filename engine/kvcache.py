@@ -54,12 +54,14 @@ class PrefixCache:
             self.cache.crop(-(len(self.ids) - common))
             self.ids = self.ids[:common]
         self.reused_tokens = common
-        rest = prefix[common:]
-        if rest:
-            forward_tokens(model, rest, self.cache)
-            self.ids = list(prefix)
+        # One forward pass for the new story tokens and the suffix together (a pass reads every
+        # weight, the main cost on a CPU); the kept cache is then cropped back to the prefix.
+        logits = forward_tokens(model, prefix[common:] + suffix, self.cache)  # (1, V)
+        self.ids = list(prefix)
         work = copy.deepcopy(self.cache)
+        if suffix:
+            self.cache.crop(-len(suffix))
         if rows > 1:
             work.batch_repeat_interleave(rows)
-        logits = forward_tokens(model, suffix, work, rows=rows)
+            logits = logits.expand(rows, -1).clone()  # (rows, V)
         return work, logits
