@@ -15,6 +15,7 @@ DEFAULT_PORT = 7860
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.cli_write import add_sampling_args
     from engine.loading import add_loading_args
 
     parser = argparse.ArgumentParser(prog="python -m app", description="CNTRL Studio: the story editor in the browser.")
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
     parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
+    add_sampling_args(parser)
     add_loading_args(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     users = sub.add_parser("users", help="manage the auth file").add_subparsers(dest="users_command", required=True)
@@ -79,6 +81,7 @@ def serve(args: argparse.Namespace) -> int:
     from app.auth import checker, read_auth_file
     from app.store import Store
     from app.ui import build_demo
+    from engine.cli_write import params_from_args
     from engine.paths import data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,7 +89,7 @@ def serve(args: argparse.Namespace) -> int:
     os.environ["CNTRL_DATA_DIR"] = str(folder)  # the sessions database defaults to this folder too
     auth = checker(read_auth_file(args.auth_file)) if args.auth_file else None
     store = Store.open(args.database_url)
-    demo = build_demo(engine_for(args), store)
+    demo = build_demo(engine_for(args), store, defaults=params_from_args(args))
     server = FastAPI()
     if not args.no_eval:
         from app.evaluation.ui import build_eval_demo

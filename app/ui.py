@@ -26,12 +26,13 @@ STORY_IN_URL_JS = """(id) => { const u = new URL(window.location.href);
   window.history.replaceState(null, '', u); }"""
 
 
-def build_demo(engine, store: Store) -> gr.Blocks:
+def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None) -> gr.Blocks:
     """The CNTRL Studio editor.
 
     Args:
         engine: A Pipeline, a FakeEngine, or an `EngineHandle` still loading one.
         store: The sessions database (`Store.open(url)`).
+        defaults: Initial values of the sampling panel (the CLI's sampling flags).
 
     Returns:
         Blocks to `.launch()`; the stateless API endpoints are registered on it.
@@ -48,7 +49,7 @@ def build_demo(engine, store: Store) -> gr.Blocks:
         view = gr.State(None)
         with gr.Tab("Write", id="write"):
             premise, title, new_button = premise_box()
-            panel, follow = sampling_panel()
+            panel, follow = sampling_panel(defaults or SamplingParams())
             rows = gr.Column()
             live = gr.Textbox(label="Writing", interactive=False, elem_id="live", lines=1)
             next_keywords, suggest_button, write_button, continue_button, undo_button, redo_button = next_box()
@@ -98,12 +99,11 @@ def premise_box():
     return premise, title, new_button
 
 
-def sampling_panel():
+def sampling_panel(d: SamplingParams):
     """Preset, temperature, top-p, top-k, max tokens, candidates, knowledge top-N, guidance, seed."""
-    d = SamplingParams()
     with gr.Accordion("Sampling", open=False, elem_id="sampling"):
         with gr.Row():
-            preset = gr.Dropdown(list(PRESETS), value="balanced", label="Preset", elem_id="preset")
+            preset = gr.Dropdown(list(PRESETS), value=None, label="Preset (fills the sliders)", elem_id="preset")
             temperature = gr.Slider(0.0, 2.0, value=d.temperature, step=0.05, label="Temperature")
             top_p = gr.Slider(0.05, 1.0, value=d.top_p, step=0.01, label="Top-p")
             top_k = gr.Slider(0, 200, value=d.top_k, step=1, label="Top-k (0 = all)")
@@ -112,7 +112,8 @@ def sampling_panel():
             candidates = gr.Slider(1, 8, value=d.n_candidates, step=1, label="Candidates N", elem_id="candidates")
             top_n = gr.Slider(0, 20, value=d.knowledge_top_n, step=1, label="Knowledge top-N")
             strength = gr.Slider(0.0, 10.0, value=d.keyword_strength, step=0.5, label="Keyword guidance")
-            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id="seed")
+            seed = gr.Number(value=-1 if d.seed is None else d.seed, precision=0, label="Seed (-1 = random)",
+                             elem_id="seed")
         follow = gr.Checkbox(False, label="Regenerate also rewrites the later sentences, keeping their keywords",
                              elem_id="follow")
     sliders = [temperature, top_p, top_k]

@@ -178,3 +178,18 @@ def log_in(browser, url: str, name: str):
     page.locator("button", has_text="Login").click()
     page.wait_for_selector("#page-ready", state="attached", timeout=15000)
     return page
+
+
+def test_an_empty_premise_is_refused_and_a_100000_character_paste_is_kept(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server.url)
+    page.locator("#new-story").click()
+    expect(page.get_by_text("the premise is empty", exact=False).first).to_be_visible(timeout=10000)
+    expect(page.locator("#no-story")).to_be_visible()
+    page.locator("#premise textarea").fill("word " * 20_000)  # 100,000 characters
+    page.locator("#new-story").click()
+    expect(page.locator("#no-rows")).to_be_visible(timeout=15000)
+    assert len(page.locator("#title textarea, #title input").first.input_value()) <= 80
+    page.locator("#write").click()
+    wait_for_rows(page, 1)

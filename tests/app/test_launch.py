@@ -62,3 +62,15 @@ def test_defaults_and_engine_flags():
     assert (args.host, args.port, args.model, args.device_map) == ("127.0.0.1", 7860, "SmolLM2-135M-Instruct", "auto")
     args = build_parser().parse_args(["--port", "9000", "--quantize", "4bit", "--fake-engine", "--database-url", "sqlite://"])
     assert (args.port, args.quantize, args.fake_engine, args.database_url) == (9000, "4bit", True, "sqlite://")
+
+
+def test_sampling_flags_set_the_panel_defaults(fake, store):
+    from app.ui import build_demo
+    from engine.cli_write import params_from_args
+
+    args = build_parser().parse_args(["--preset", "creative", "--candidates", "3", "--seed", "11"])
+    params = params_from_args(args)
+    assert (params.temperature, params.n_candidates, params.seed) == (1.0, 3, 11)
+    demo = build_demo(fake, store, defaults=params)
+    values = {c.elem_id: c.value for c in demo.blocks.values() if getattr(c, "elem_id", None) in ("candidates", "seed")}
+    assert values == {"candidates": 3, "seed": 11}
