@@ -1,0 +1,46 @@
+"""`python -m app` as a process: the editor with logins and the evaluation pages on one port."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from gradio_client import Client
+
+from app.auth import add_user
+from tests.app.helpers import free_port
+
+
+@pytest.fixture
+def running_app(tmp_path):
+    auth = tmp_path / "users.auth"
+    add_user(auth, "alice", "pw-alice")
+    port = free_port()
+    command = [sys.executable, "-m", "app", "--fake-engine", "--port", str(port), "--auth-file", str(auth),
+               "--data-dir", str(tmp_path), "--database-url", f"sqlite:///{tmp_path / 'stories.db'}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield url, tmp_path
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_the_server_needs_a_login_and_serves_the_evaluation_pages(running_app):
+    url, data = running_app
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(url, auth=("alice", "nope"), verbose=False)
+    client = Client(url, auth=("alice", "pw-alice"), verbose=False)
+    story = client.predict("Ann drove home.", api_name="/new_story")
+    assert "Then the car" in client.predict(story, "car", api_name="/write_next")
+    assert urllib.request.urlopen(f"{url}eval/", timeout=10).status == 200
+    assert (data / "eval-secret").stat().st_mode & 0o777 == 0o600
