@@ -193,3 +193,28 @@ def test_an_empty_premise_is_refused_and_a_100000_character_paste_is_kept(browse
     assert len(page.locator("#title textarea, #title input").first.input_value()) <= 80
     page.locator("#write").click()
     wait_for_rows(page, 1)
+
+
+def test_switch_candidates_and_make_an_old_version_current(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server.url)
+    start(page, "Ann drove home.")
+    page.locator("#sampling").click()
+    page.locator("#candidates input[type=number]").fill("2")
+    page.locator("#candidates input[type=number]").press("Enter")
+    page.locator("#next-keywords textarea").fill("car")
+    page.locator("#write").click()
+    wait_for_rows(page, 1)
+    expect(page.locator("#candidate-1")).to_contain_text("candidate 1 of 2")
+    first = sentence(page, 1).input_value()
+    page.locator("#next-candidate-1").click()
+    expect(page.locator("#candidate-1")).to_contain_text("candidate 2 of 2", timeout=10000)
+    assert sentence(page, 1).input_value() == first[:-1] + " again."
+    page.get_by_role("tab", name="History").click()
+    page.locator("#versions input").click()
+    page.get_by_role("option", name="#1 · sentence 1", exact=False).click()
+    page.locator("#make-current").click()
+    page.get_by_role("tab", name="Write").click()
+    expect(sentence(page, 1)).to_have_value(first, timeout=10000)
+    shoot(page, "editor-history")
