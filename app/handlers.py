@@ -90,7 +90,7 @@ class Handlers:
     def of(cls, service: StoryService) -> Handlers:
         return cls(service, Users(service))
 
-    def _story(self, story_id, request) -> tuple[int, int]:
+    def story_ids(self, story_id, request) -> tuple[int, int]:
         if story_id is None or str(story_id).strip() == "":
             raise AppError("start a story first: write a premise and press New story")
         return self.users.id_of(request), parse_story_id(story_id)
@@ -107,35 +107,35 @@ class Handlers:
             except AppError:
                 gr.Warning("That story is not available to this account; showing your latest story.")
         view = view or self.service.latest(user_id=user)
-        return _shown(view) if view is not None else ("", None, gr.skip(), gr.skip())
+        return editor_values(view) if view is not None else ("", None, gr.skip(), gr.skip())
 
     @page_errors
     def start_story(self, premise: str, title: str, request: gr.Request):
         view = self.service.new_story(user_id=self.users.id_of(request), premise=premise, title=title)
-        return _shown(view)
+        return editor_values(view)
 
     @page_errors
     def open_story(self, story_id, request: gr.Request):
-        user, sid = self._story(story_id, request)
-        return _shown(self.service.load(user_id=user, story_id=sid))
+        user, sid = self.story_ids(story_id, request)
+        return editor_values(self.service.load(user_id=user, story_id=sid))
 
     @page_errors
     def suggest_next_keywords(self, story_id, seed, request: gr.Request) -> str:
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         seed = None if seed is None or int(seed) < 0 else int(seed)
         return ", ".join(self.service.suggest_keywords(user_id=user, story_id=sid, seed=seed))
 
     @page_errors
     def write_sentence(self, request: gr.Request, story_id, keywords: str, *panel):
         """Stream the next sentence into the live row, then show it as a saved row."""
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         request_ = StepRequest(keywords=keywords, params=params_from_panel(*panel))
         yield from _streamed(self.service.stream_write(user_id=user, story_id=sid, request=request_))
 
     @page_errors
     def continue_story(self, request: gr.Request, story_id, *panel):
         """Suggest keywords and write with them, in one click."""
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         params = params_from_panel(*panel)
         keywords = self.service.suggest_keywords(user_id=user, story_id=sid, seed=params.seed)
         stream = self.service.stream_write(user_id=user, story_id=sid,
@@ -145,7 +145,7 @@ class Handlers:
     @page_errors
     def regenerate_sentence(self, index: int, request: gr.Request, story_id, keywords, pinned, vetoed, follow,
                             *panel):
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         step = StepRequest(keywords=keywords, params=params_from_panel(*panel),
                            pinned=tuple(pinned or ()), vetoed=tuple(vetoed or ()))
         yield from _streamed(self.service.stream_regenerate(
@@ -153,12 +153,12 @@ class Handlers:
 
     @page_errors
     def save_sentence_edit(self, index: int, story_id, text: str, request: gr.Request):
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         return shown(self.service.edit_sentence(user_id=user, story_id=sid, index=index, text=text))
 
     @page_errors
     def switch_candidate(self, index: int, step: int, story_id, request: gr.Request):
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         node = self.service.load(user_id=user, story_id=sid).nodes[index - 1]
         count = max(len(node.provenance.candidates), 1)
         chosen = ((node.provenance.chosen or 0) + step) % count
@@ -166,23 +166,23 @@ class Handlers:
 
     @page_errors
     def switch_version(self, index: int, step: int, story_id, request: gr.Request):
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         node = self.service.load(user_id=user, story_id=sid).nodes[index - 1]
         target = node.sibling_ids[(node.sibling_ids.index(node.id) + step) % len(node.sibling_ids)]
         return shown(self.service.make_current(user_id=user, story_id=sid, node_id=target))
 
     @page_errors
     def undo_change(self, story_id, request: gr.Request) -> ShownStory:
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         return shown(self.service.undo(user_id=user, story_id=sid))
 
     @page_errors
     def redo_change(self, story_id, request: gr.Request) -> ShownStory:
-        user, sid = self._story(story_id, request)
+        user, sid = self.story_ids(story_id, request)
         return shown(self.service.redo(user_id=user, story_id=sid))
 
 
-def _shown(view: StoryView | None):
+def editor_values(view: StoryView | None):
     """(story id, view, premise, title) for the editor."""
     if view is None:
         return "", None, "", ""

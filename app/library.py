@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from app.errors import AppError
-from app.handlers import Handlers, _shown, page_errors
+from app.handlers import Handlers, editor_values, page_errors
 from app.ui_format import story_rows
 
 MAX_IMPORT_BYTES = 50_000_000
@@ -24,7 +24,7 @@ class Library:
         return self.handlers.service
 
     def _ids(self, story_id, request):
-        return self.handlers._story(story_id, request)
+        return self.handlers.story_ids(story_id, request)
 
     @page_errors
     def list_stories(self, show_deleted: bool, request: gr.Request):
@@ -34,25 +34,25 @@ class Library:
     @page_errors
     def rename_story(self, story_id, title: str, request: gr.Request):
         user, sid = self._ids(story_id, request)
-        return _shown(self.service.rename(user_id=user, story_id=sid, title=title))
+        return editor_values(self.service.rename(user_id=user, story_id=sid, title=title))
 
     @page_errors
     def fork_story(self, story_id, request: gr.Request):
         user, sid = self._ids(story_id, request)
-        return _shown(self.service.fork(user_id=user, story_id=sid))
+        return editor_values(self.service.fork(user_id=user, story_id=sid))
 
     @page_errors
     def delete_story(self, story_id, request: gr.Request):
         user, sid = self._ids(story_id, request)
         self.service.delete(user_id=user, story_id=sid)
         gr.Info(f"Story {sid} deleted; tick 'show deleted' to restore it.")
-        return _shown(self.service.latest(user_id=user))
+        return editor_values(self.service.latest(user_id=user))
 
     @page_errors
     def restore_story(self, story_id, request: gr.Request):
         user, sid = self._ids(story_id, request)
         self.service.restore(user_id=user, story_id=sid)
-        return _shown(self.service.load(user_id=user, story_id=sid))
+        return editor_values(self.service.load(user_id=user, story_id=sid))
 
     @page_errors
     def export_json_file(self, story_id, request: gr.Request) -> str:
@@ -72,7 +72,7 @@ class Library:
         if file.stat().st_size > MAX_IMPORT_BYTES:
             raise AppError("that file is larger than 50 MB")
         text = file.read_text(encoding="utf-8", errors="replace")
-        return _shown(self.service.import_json(user_id=self.handlers.users.id_of(request), text=text))
+        return editor_values(self.service.import_json(user_id=self.handlers.users.id_of(request), text=text))
 
     @page_errors
     def show_history(self, story_id, request: gr.Request):
@@ -89,14 +89,14 @@ class Library:
         user, sid = self._ids(story_id, request)
         if node_id is None:
             raise AppError("pick a version in the list first")
-        return _shown(self.service.make_current(user_id=user, story_id=sid, node_id=int(node_id)))
+        return editor_values(self.service.make_current(user_id=user, story_id=sid, node_id=int(node_id)))
 
     @page_errors
     def fork_from_version(self, story_id, node_id, request: gr.Request):
         user, sid = self._ids(story_id, request)
         if node_id is None:
             raise AppError("pick a version in the list first")
-        return _shown(self.service.fork(user_id=user, story_id=sid, node_id=int(node_id)))
+        return editor_values(self.service.fork(user_id=user, story_id=sid, node_id=int(node_id)))
 
 
 def _history_label(entry) -> str:
