@@ -91,6 +91,7 @@ class Handlers:
         return cls(service, Users(service))
 
     def story_ids(self, story_id, request) -> tuple[int, int]:
+        """(user id, story id) of a request that names a story."""
         if story_id is None or str(story_id).strip() == "":
             raise AppError("start a story first: write a premise and press New story")
         return self.users.id_of(request), parse_story_id(story_id)
