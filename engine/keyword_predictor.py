@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.generator import GenerationResult, Generator, resolve_seed
+from engine.inflect import inflections
 from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
-from engine.prompts import PromptIds, fit_story
 from engine.paths import asset
+from engine.prompts import PromptIds, fit_story
 from engine.types import SamplingParams, StoryContext
 
 _MARK = "\u2063CNTRL_STORY\u2063"
@@ -40,7 +41,8 @@ def parse_keywords(raw: str, story: str = "", limit: int = MAX_KEYWORDS) -> list
     """Valid keywords from the model's answer ("a, b and c" -> [a, b, c]).
 
     Words are lower-cased unless the story spells them capitalised (names); a keyword
-    contained in a longer one ("phone" in "phone battery") is dropped.
+    contained in a longer one ("phone" in "phone battery", "borrow" in "borrowed phone") or
+    repeating an earlier one in another form ("borrow", "borrowed") is dropped.
     """
     text = raw.split("\n", 1)[0]
     text = re.sub(r"^\s*(keywords?|words?)\s*:\s*", "", text, flags=re.IGNORECASE)
@@ -49,8 +51,18 @@ def parse_keywords(raw: str, story: str = "", limit: int = MAX_KEYWORDS) -> list
     names = {w for w in re.findall(r"\b[A-Z][a-z]+\b", story) if w.lower() not in lower}
     parts = [" ".join(w if w in names else w.lower() for w in p.split()) for p in parts]
     kept = clean_keywords(parts, limit=2 * limit)[0]
-    kept = [k for k in kept if not any(k != o and f" {k} " in f" {o} " for o in kept)]
-    return kept[:limit]
+    unique: list[str] = []
+    for k in kept:
+        longer = any(len(o.split()) > len(k.split()) and _covered(k, o) for o in kept)
+        if not longer and not any(_covered(k, o) for o in unique):
+            unique.append(k)
+    return unique[:limit]
+
+
+def _covered(keyword: str, other: str) -> bool:
+    """Every word of `keyword` is a word of `other` or an inflection of one."""
+    words = other.lower().split()
+    return all(any(w == x or w in inflections(x) for x in words) for w in keyword.lower().split())
 
 
 class KeywordPredictor:

@@ -87,3 +87,20 @@ def test_rake_agreement_with_plan_and_write_dev(capsys):
     assert top1 / len(pairs) > 0.32
     assert top3 / len(pairs) > 0.60
     assert all(re.match(r"^[a-z'-]+$", g) for _, g in pairs[:50])
+
+
+@pytest.mark.parametrize(
+    "answer, story, expected",
+    [
+        ("Keywords: phone, phone battery", "", ["phone battery"]),
+        ("borrow, borrowed phone", "", ["borrowed phone"]),
+        ("borrow, borrowed, lake", "", ["borrow", "lake"]),
+        ("Tom, beach and sand.", "Tom went out.", ["Tom", "beach", "sand"]),
+        ("the, of, !!!", "", []),
+        ("Dog, cat\nsecond line, ignored", "", ["dog", "cat"]),
+    ],
+)
+def test_parse_keywords_from_a_model_answer(answer, story, expected):
+    from engine.keyword_predictor import parse_keywords
+
+    assert parse_keywords(answer, story) == expected
