@@ -50,7 +50,7 @@ class SamplingParams:
     seed: int | None = None
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "SamplingParams":
+    def from_preset(cls, name: str, **overrides: Any) -> SamplingParams:
         """Named presets; keyword arguments override single fields."""
         presets = {
             "balanced": {},
@@ -111,5 +111,5 @@ class StoryContext:
     def text(self) -> str:
         return " ".join([self.premise, *self.sentences]).strip()
 
-    def extend(self, sentence: str) -> "StoryContext":
+    def extend(self, sentence: str) -> StoryContext:
         return StoryContext(self.premise, (*self.sentences, sentence))

@@ -7,7 +7,8 @@ tests and ablations can swap them.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from engine.types import Fact, ScoredFact
 

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.knowledge.store import KB_ENV_VAR, edge_count, kb_path, open_read_only, store_stats
+from engine.knowledge.store import KB_ENV_VAR, kb_path, open_read_only, store_stats
 from engine.knowledge.writer import ImportReport
 
 
