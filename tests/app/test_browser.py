@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -207,12 +208,13 @@ def test_switch_candidates_and_make_an_old_version_current(browser, server):
     page.locator("#next-keywords textarea").fill("car")
     page.locator("#write").click()
     wait_for_rows(page, 1)
-    expect(page.locator("#candidate-1")).to_contain_text("candidate 1 of 2")
+    expect(page.locator("#candidate-1")).to_contain_text("candidate 1 of 2", timeout=10000)
     first = sentence(page, 1).input_value()
     page.locator("#next-candidate-1").click()
     expect(page.locator("#candidate-1")).to_contain_text("candidate 2 of 2", timeout=10000)
     assert sentence(page, 1).input_value() == first[:-1] + " again."
     page.get_by_role("tab", name="History").click()
+    expect(page.locator("#versions input")).to_have_value(re.compile("current end"), timeout=10000)
     page.locator("#versions input").click()
     page.get_by_role("option", name="#1 · sentence 1", exact=False).click()
     page.locator("#make-current").click()
