@@ -196,14 +196,20 @@ def test_an_empty_premise_is_refused_and_a_100000_character_paste_is_kept(browse
     wait_for_rows(page, 1)
 
 
-def test_switch_candidates_and_make_an_old_version_current(browser, server):
+def test_switch_candidates_and_make_an_old_version_current(browser, fake, store):
+
+    from engine.types import SamplingParams
+
+    with served(fake, store, defaults=SamplingParams(n_candidates=2)) as server:
+        page = open_page(browser, server.url)
+        switch_and_go_back(page)
+
+
+def switch_and_go_back(page) -> None:
     from playwright.sync_api import expect
 
-    page = open_page(browser, server.url)
     start(page, "Ann drove home.")
     page.locator("#sampling").click()
-    expect(page.locator("#candidates input[type=range]")).to_be_visible()
-    page.locator("#candidates input[type=range]").fill("2")
     expect(page.locator("#candidates input[type=number]")).to_have_value("2")
     page.locator("#next-keywords textarea").fill("car")
     page.locator("#write").click()
