@@ -40,11 +40,24 @@ class Delta:
     text: str
 
 
-def copy_table(ids: list[int], n: int = NO_COPY_NGRAM) -> dict[tuple[int, ...], set[int]]:
+# Banned continuations by context length: {k: {last k tokens: tokens that may not follow}}.
+BanTable = dict[int, dict[tuple[int, ...], set[int]]]
+
+
+def copy_table(ids: list[int], n: int = NO_COPY_NGRAM) -> BanTable:
     """Map each (n-1)-gram of `ids` to the tokens that follow it there."""
     table: dict[tuple[int, ...], set[int]] = {}
     for i in range(len(ids) - n + 1):
         table.setdefault(tuple(ids[i : i + n - 1]), set()).add(ids[i + n - 1])
+    return {n - 1: table}
+
+
+def phrase_table(phrases: list[list[int]], into: BanTable | None = None) -> BanTable:
+    """Add token sequences that must never be completed (their last token is banned after the rest)."""
+    table: BanTable = into if into is not None else {}
+    for ids in phrases:
+        if ids:
+            table.setdefault(len(ids) - 1, {}).setdefault(tuple(ids[:-1]), set()).add(ids[-1])
     return table
 
 
@@ -52,10 +65,14 @@ def _adjust(logits, rows, active, guide, vocab, seen, params, step, min_words, n
     """Apply bans, guidance and penalties to (A, V) logits of the active rows."""
     logits[:, list(vocab.banned)] = float("-inf")
     for a, r in enumerate(active):
-        # Never copy a run of NO_COPY_NGRAM tokens from the story: small models love to repeat it.
-        tail = tuple(rows[r].ids[-(NO_COPY_NGRAM - 1) :])
-        if tail in no_copy:
-            logits[a, list(no_copy[tail])] = float("-inf")
+        # Never copy a run of NO_COPY_NGRAM tokens from the story (small models love to repeat
+        # it), nor complete a banned phrase such as an echo of the instruction.
+        ids = rows[r].ids
+        for k, table in no_copy.items():
+            if len(ids) >= k:
+                banned = table.get(tuple(ids[len(ids) - k :]))
+                if banned:
+                    logits[a, list(banned)] = float("-inf")
     room = params.max_new_tokens - step
     for a, r in enumerate(active):
         if word_count(rows[r].text) < min_words:
@@ -99,6 +116,7 @@ def decode_rows(
     forward: Callable,
     min_words: int = MIN_WORDS,
     story_ids: list[int] | None = None,
+    banned_phrases: list[list[int]] | None = None,
 ) -> Iterator[Delta | list[RowState]]:
     """Decode one sentence per row; yields Deltas, then the final list of RowStates.
 
@@ -106,8 +124,9 @@ def decode_rows(
         logits: (B, V) logits of the first new token of each row.
         forward: forward(ids (A, 1), cache) -> (A, V) logits; runs one step.
         story_ids: prompt ids whose 4-grams the sentence must not copy.
+        banned_phrases: token sequences the sentence must not contain.
     """
-    no_copy = copy_table(story_ids or [])
+    no_copy = phrase_table(banned_phrases or [], into=copy_table(story_ids or []))
     n = logits.shape[0]
     rows = [RowState() for _ in range(n)]
     active = list(range(n))

@@ -18,7 +18,7 @@ import torch
 from engine.decode import Delta, RowState, decode_rows
 from engine.guidance import KeywordGuide
 from engine.kvcache import PrefixCache
-from engine.prompts import PromptIds, build_prompt
+from engine.prompts import PromptIds, build_prompt, echo_phrase_ids
 from engine.sentence import clean_sentence
 from engine.types import SamplingParams, StoryContext
 from engine.vocab import vocab_info
@@ -32,7 +32,7 @@ class GeneratorConfig:
     reuse_prefix: bool = True
 
     @classmethod
-    def from_name(cls, name: str) -> "GeneratorConfig":
+    def from_name(cls, name: str) -> GeneratorConfig:
         presets = {"default": cls(), "tiny": cls(max_context_tokens=256), "long": cls(max_context_tokens=8192)}
         if name not in presets:
             raise ValueError(f"unknown generator preset {name!r}")
@@ -64,11 +64,18 @@ class Generator:
         self.config = config or GeneratorConfig()
         self.prefix_caches: dict[str, PrefixCache] = {}
         self._lock = threading.RLock()
+        self._echo_ids: list[list[int]] | None = None
 
     @property
     def context_window(self) -> int:
         window = getattr(self.model.config, "max_position_embeddings", None) or 2048
         return min(int(window), self.config.max_context_tokens)
+
+    def _echo_phrases(self) -> list[list[int]]:
+        """Instruction echoes the sentence may not contain (tokenised once)."""
+        if self._echo_ids is None:
+            self._echo_ids = echo_phrase_ids(self.tokenizer)
+        return self._echo_ids
 
     def _forward(self, ids: torch.Tensor, cache) -> torch.Tensor:
         out = self.model(input_ids=ids.to(self.model.device), cache=cache, use_cache=True)
@@ -94,7 +101,7 @@ class Generator:
             for item in decode_rows(
                 model=self.model, tokenizer=self.tokenizer, cache=cache, logits=logits, params=params,
                 vocab=vocab, guide=guide, generator=generator, forward=self._forward, min_words=min_words,
-                story_ids=prompt.prefix,
+                story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
             ):
                 if isinstance(item, Delta):
                     yield item

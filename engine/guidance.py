@@ -29,7 +29,7 @@ class KeywordGuide:
     satisfied: list[set[str]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, tokenizer, keywords: list[str], strength: float, end_ids: list[int], rows: int) -> "KeywordGuide":
+    def build(cls, tokenizer, keywords: list[str], strength: float, end_ids: list[int], rows: int) -> KeywordGuide:
         variants: dict[str, list[tuple[tuple[int, ...], bool]]] = {}
         for kw in keywords:
             seqs = set()

@@ -27,6 +27,13 @@ def prompt_templates() -> dict:
     return json.loads(asset("prompts.json").read_text(encoding="utf-8"))
 
 
+def echo_phrase_ids(tokenizer) -> list[list[int]]:
+    """Token ids of phrases that only an echo of the instruction would write, as the model
+    would spell them mid-sentence (with a leading space) and at the start."""
+    phrases = prompt_templates().get("echo_phrases", [])
+    return [_encode(tokenizer, prefix + p) for p in phrases for prefix in ("", " ")]
+
+
 @dataclass
 class PromptIds:
     """Token ids of one generator prompt, in pieces."""

@@ -268,3 +268,12 @@ def test_top_k_top_p_draws_follow_the_renormalised_nucleus():
     freq = torch.bincount(draws, minlength=3)[:3].float() / len(draws)
     torch.testing.assert_close(freq, torch.tensor([0.5, 0.3125, 0.1875]), atol=0.03, rtol=0)
     assert int(choose_tokens(logits, replace(params, temperature=0.0), generator)) == 0
+
+
+def test_banned_phrases_are_never_completed():
+    from engine.decode import copy_table, phrase_table
+
+    table = phrase_table([[5, 6, 7], [9]], into=copy_table([1, 2, 3, 4]))
+    assert table[3] == {(1, 2, 3): {4}}  # the story's 4-gram
+    assert table[2] == {(5, 6): {7}}  # a three-token phrase: 7 banned after 5, 6
+    assert table[0] == {(): {9}}  # a one-token phrase: banned everywhere

@@ -96,6 +96,7 @@ def test_keyword_inclusion_with_guidance_on_plan_and_write_pairs(pipeline):
         print(f"  {keyword!r}: {context.text()[-60:]!r} -> {sentence!r}")
     assert 0.0 <= off <= 1.0
     assert on >= INCLUSION_TARGET
+    assert echoes == 0  # instruction echoes are banned phrases in decoding
 
 
 def test_streamed_text_is_the_sentence(pipeline):
