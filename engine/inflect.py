@@ -53,7 +53,7 @@ def inflections(word: str) -> frozenset[str]:
 
 def mentions(text: str, keyword: str) -> bool:
     """True when `text` contains the keyword or an inflection of it (every word of a phrase)."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
+    words = set(re.findall(r"[^\W\d_]+", text.lower()))
     for part in keyword.lower().split():
         if part in words or inflections(part) & words:
             continue

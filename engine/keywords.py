@@ -19,7 +19,8 @@ from engine.paths import asset
 
 MAX_KEYWORDS = 3
 MAX_KEYWORD_CHARS = 40
-_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z'-]*[A-Za-z]$|^[A-Za-z]$")
+_LETTER = r"[^\W\d_]"  # a letter of any script
+_WORD_RE = re.compile(rf"^{_LETTER}(?:{_LETTER}|['-])*{_LETTER}$|^{_LETTER}$")
 _TOKENIZER = NLTKWordTokenizer()
 
 

@@ -41,7 +41,7 @@ def test_extract_keywords_single_words():
         (["x" * 500, "phone"], ["phone"]),
         ([f"word{i}" for i in range(1000)], []),  # digits are not words
         (["lake"] * 1000, ["lake"]),
-        (["🚀 rocket", "über"], []),
+        (["🚀 rocket", "Zürich", "café"], ["Zürich", "café"]),  # letters of any script, no emoji
         ("red bike, Battery, battery", ["red bike", "Battery"]),
     ],
 )
@@ -58,6 +58,7 @@ def test_inflections_and_mentions():
     assert mentions("The dogs barked at night.", "dog")
     assert mentions("She bought a red bike.", "red bike")
     assert not mentions("A cat slept.", "dog")
+    assert mentions("They met at a café in Zürich.", "café")
 
 
 def _gold_pairs(limit: int) -> list[tuple[str, str]]:
