@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from engine.knowledge.lemmas import FUNCTION_WORDS, lemmatize, words
 from engine.knowledge.retrieve import StoreRetriever
+from engine.paths import shared_file
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "rocstories" / "plan_and_write"
+DEV = shared_file("rocstories", "plan_and_write")
 DEV_FILE = DEV / "ROCStories_all_merge_tokenize.titlesepkeysepstory.dev"
 STOP = FUNCTION_WORDS | set("go get got make made say said do did take took come came went day time".split())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.paths import shared_file
+
 
 @dataclass
 class AntonymTable:
@@ -44,8 +46,7 @@ class AntonymTable:
 
 def _default_file() -> Path | None:
     """The shared data copy next to the repository, if present."""
-    here = Path(__file__).resolve().parents[2]
-    candidate = here.parent / "shared" / "data" / "conceptnet" / "union" / "conceptnet_antonym.txt"
+    candidate = shared_file("conceptnet", "union", "conceptnet_antonym.txt")
     return candidate if candidate.is_file() else None
 
 

@@ -16,6 +16,7 @@ from app.evaluation.studies import (
     stories_from_saved,
 )
 from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
+from engine.paths import shared_file
 from storage import (
     StorageError,
     create_invite,
@@ -28,7 +29,7 @@ from storage import (
 )
 from storage.study_models import STUDY_KINDS
 
-DEFAULT_PREMISES = "../shared/data/rocstories/story_cloze_2016/cloze_test_val_spring2016.csv"
+DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ from engine.types import SamplingParams, StoryContext
 pytestmark = pytest.mark.integration
 
 PRODUCT_DATA_DIR = paths.data_dir()  # read before fixtures may point the data dir elsewhere
-PLAN_WRITE_DEV = Path(__file__).resolve().parents[3] / (
-    "shared/data/rocstories/plan_and_write/ROCStories_all_merge_tokenize.titlesepkeysepstory.dev"
+PLAN_WRITE_DEV = paths.shared_file(
+    "rocstories", "plan_and_write", "ROCStories_all_merge_tokenize.titlesepkeysepstory.dev"
 )
 N_PAIRS = 50
 INCLUSION_TARGET = 0.95

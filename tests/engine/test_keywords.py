@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from engine.inflect import inflections, mentions
 from engine.keywords import clean_keywords, extract_keywords, is_content_word, rake, stop_words
+from engine.paths import shared_file
 
-PLAN_WRITE_DEV = Path(__file__).resolve().parents[3] / "shared/data/rocstories/plan_and_write/ROCStories_all_merge_tokenize.titlesepkeysepstory.dev"
+PLAN_WRITE_DEV = shared_file("rocstories", "plan_and_write", "ROCStories_all_merge_tokenize.titlesepkeysepstory.dev")
 
 
 def test_stop_list_is_loaded_from_assets():

@@ -18,10 +18,11 @@ from app.evaluation.studies import (
     read_premises,
     story_items,
 )
+from engine.paths import shared_file
 from storage import Assignment, InvalidInput, Study, StudyItem, create_invite, redeem_invite
 from tests.evaluation.helpers import make_study, stories
 
-CLOZE_VAL = "/work/shared/data/rocstories/story_cloze_2016/cloze_test_val_spring2016.csv"
+CLOZE_VAL = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 
 
 def test_items_never_show_system_or_model_names():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,9 @@ from engine.knowledge.templates import (
     template_relations,
     with_article,
 )
-from engine.paths import asset
+from engine.paths import asset, shared_file
 
-CN100K = Path(__file__).resolve().parents[3] / "shared" / "data" / "conceptnet" / "cn100k" / "train100k.txt.gz"
+CN100K = shared_file("conceptnet", "cn100k", "train100k.txt.gz")
 WORDNET_RELATIONS = {"IsA", "PartOf", "HasA", "MadeOf", "Synonym", "Antonym", "DefinedAs", "Entails", "Causes", "Example"}
 CONCEPTNET5_RELATIONS = {
     "RelatedTo", "FormOf", "IsA", "PartOf", "HasA", "UsedFor", "CapableOf", "AtLocation", "Causes",
