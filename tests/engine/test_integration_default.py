@@ -81,6 +81,7 @@ def inclusion(pipeline, pairs, strength: float) -> tuple[float, list[str]]:
     return hits / len(pairs), sentences
 
 
+@pytest.mark.skipif(not PLAN_WRITE_DEV.is_file(), reason=f"Plan-and-Write dev file not found: {PLAN_WRITE_DEV}")
 def test_keyword_inclusion_with_guidance_on_plan_and_write_pairs(pipeline):
     pairs = plan_and_write_pairs()
     assert len(pairs) == N_PAIRS
