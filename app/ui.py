@@ -74,7 +74,8 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None) 
         suggest_button.click(handlers.suggest_next_keywords, inputs=[story_id, panel[-1]], outputs=[next_keywords],
                              api_name="suggest_next_keywords")
         write_button.click(handlers.write_sentence, inputs=[story_id, next_keywords, *panel], outputs=[view, live],
-                           api_name="write_sentence", trigger_mode="once")
+                           api_name="write_sentence", trigger_mode="once").success(
+            lambda: "", outputs=[next_keywords], api_visibility="private")  # the next sentence starts afresh
         continue_button.click(handlers.continue_story, inputs=[story_id, *panel], outputs=[view, live],
                               api_name="continue_story", trigger_mode="once")
         undo_button.click(handlers.undo_change, inputs=[story_id], outputs=[view], api_name="undo_change")

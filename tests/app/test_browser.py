@@ -73,6 +73,7 @@ def test_write_four_sentences_steer_sentence_two_undo_and_reload(browser, server
     page.locator("#write").click()
     wait_for_rows(page, 4)
     assert "home" in sentence(page, 4).input_value()
+    expect(page.locator("#next-keywords textarea")).to_have_value("", timeout=10000)  # cleared for the next one
     shoot(page, "editor-four-sentences")
 
     old = sentence(page, 2).input_value()
