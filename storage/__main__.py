@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alembic.util import CommandError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from storage.db import make_engine
+from storage.errors import StorageError, one_line
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
 
 
@@ -28,15 +31,28 @@ def main(argv: list[str] | None = None) -> int:
     for child in sub.choices.values():
         child.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (StorageError, SQLAlchemyError, CommandError, ValueError, OSError) as error:
+        message = f"revision: {error}" if isinstance(error, CommandError) else one_line(error)
+        if isinstance(error, ArgumentError | ValueError | OSError):
+            message = f"database URL: {error}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
     engine = make_engine(args.db)
     where = make_url(engine.url).render_as_string(hide_password=True)
-    if args.command == "upgrade":
-        print(f"{where}: at {upgrade(engine=engine, revision=args.revision)}")
-    elif args.command == "downgrade":
-        print(f"{where}: at {downgrade(engine=engine, revision=args.revision)}")
-    else:
-        print(f"{where}: at {current_revision(engine)} (newest: {head_revision()})")
-    engine.dispose()
+    try:
+        if args.command == "upgrade":
+            print(f"{where}: at {upgrade(engine=engine, revision=args.revision)}")
+        elif args.command == "downgrade":
+            print(f"{where}: at {downgrade(engine=engine, revision=args.revision)}")
+        else:
+            print(f"{where}: at {current_revision(engine)} (newest: {head_revision()})")
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -21,3 +21,15 @@ class InvalidInput(StorageError, ValueError):
 
 class Conflict(StorageError):
     """The request clashes with stored state (a taken user name, nothing to redo)."""
+
+
+def one_line(error: BaseException) -> str:
+    """A database or storage error as one readable line, for command-line messages.
+
+    SQLAlchemy's messages carry the statement and a documentation link on later lines;
+    the driver's own first line says what went wrong.
+    """
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    first = text[0] if text else type(cause).__name__
+    return first if isinstance(error, StorageError) else f"database: {first}"

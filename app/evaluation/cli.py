@@ -7,6 +7,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
 from app.evaluation.studies import (
     StudySpec,
@@ -27,6 +29,7 @@ from storage import (
     study_ratings,
     upgrade,
 )
+from storage.errors import one_line
 from storage.study_models import STUDY_KINDS
 
 DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
@@ -97,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    engine = make_engine(args.db)
-    upgrade(engine=engine)
-    factory = make_sessionmaker(engine)
     try:
+        engine = make_engine(args.db)
+        upgrade(engine=engine)
+        factory = make_sessionmaker(engine)
         if args.command == "serve":
             from app.evaluation.ui import build_eval_demo
 
@@ -112,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         handler(factory=factory, args=args)
     except (StorageError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
 
