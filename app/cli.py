@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "else SQLite <data dir>/stories.db)")
     parser.add_argument("--auth-file", help="file of 'name:argon2-hash' lines; each user then sees only their "
                         "own stories (default: no login, one local user)")
-    parser.add_argument("--kb", help="knowledge store file (default: <data dir>/knowledge.db)")
+    parser.add_argument("--kb", help="knowledge store file (default: $CNTRL_KB, else <data dir>/knowledge.db)")
     parser.add_argument("--no-knowledge", action="store_true", help="write without retrieving knowledge")
     parser.add_argument("--ranker", default="embedding", help="knowledge ranker: embedding (default) or null")
     parser.add_argument("--predictor", default="model", choices=("model", "rake"), help="keyword predictor")

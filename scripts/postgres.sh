@@ -3,10 +3,11 @@
 #
 # Idempotent: installs Debian's `postgresql` only when missing, creates and
 # starts a cluster listening on 127.0.0.1 only, and creates the test role and
-# database when they do not exist. Runs as root. The only line on stdout is
+# database when they do not exist. Runs as root (re-runs itself with sudo otherwise). The only line on stdout is
 #   CNTRL_TEST_PG_URL=postgresql+psycopg://...
 # so callers can do: eval "export $(bash scripts/postgres.sh)"
 set -euo pipefail
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then exec sudo -E bash "$0" "$@"; fi
 exec 3>&1 1>&2
 
 PG_USER="${CNTRL_PG_USER:-cntrl}"

@@ -115,7 +115,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kb", help=f"knowledge store file (default: ${KB_ENV_VAR} or <data dir>/knowledge.db)")
-    parser.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or ./data)")
+    parser.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
 
 
 def register(subparsers) -> None:
