@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "users":
             return add_user_command(args)
         return serve(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as error:
+    except (ValueError, OSError, SQLAlchemyError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

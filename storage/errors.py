@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
 
 class StorageError(Exception):
     """Base class for every error the storage layer raises on purpose."""
@@ -24,7 +26,7 @@ class Conflict(StorageError):
 
 
 def one_line(error: BaseException) -> str:
-    """A database or storage error as one readable line, for command-line messages.
+    """An error as one readable line for command-line messages ("database: ..." for SQLAlchemy's).
 
     SQLAlchemy's messages carry the statement and a documentation link on later lines;
     the driver's own first line says what went wrong.
@@ -32,4 +34,4 @@ def one_line(error: BaseException) -> str:
     cause = getattr(error, "orig", None) or error
     text = str(cause).strip().splitlines()
     first = text[0] if text else type(cause).__name__
-    return first if isinstance(error, StorageError) else f"database: {first}"
+    return f"database: {first}" if isinstance(error, SQLAlchemyError) else first

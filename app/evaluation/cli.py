@@ -113,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         handler = {"create": run_create, "invite": run_invite, "results": run_results}[args.command]
         handler(factory=factory, args=args)
-    except (StorageError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as error:
+    except (StorageError, ValueError, SQLAlchemyError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
