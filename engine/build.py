@@ -33,7 +33,11 @@ def pipeline_from_model(
     from engine.knowledge import load_default_stage
     from engine.knowledge.base import NullRanker, NullRetriever
 
-    generator = Generator(loaded.model, loaded.tokenizer, loaded.model_id, generator_config)
+    adapter = getattr(loaded, "adapter", None)
+    generator = Generator(
+        loaded.model, loaded.tokenizer, loaded.model_id, generator_config,
+        prompt_style=adapter.prompt_style if adapter else "auto", adapter=adapter.path if adapter else None,
+    )
     if predictor not in PREDICTORS:
         raise ValueError(f"unknown keyword predictor {predictor!r}; choose from {', '.join(PREDICTORS)}")
     chosen = KeywordPredictor(generator) if predictor == "model" else RakePredictor()

@@ -15,6 +15,8 @@ SUBCOMMAND_MODULES = (
     "engine.cli_write",
     "engine.cli_plan",
     "engine.cli_prepare",
+    "engine.cli_train",
+    "engine.cli_evaluate",
     "engine.knowledge.cli",
 )
 

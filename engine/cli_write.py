@@ -78,7 +78,8 @@ def run_write(args: argparse.Namespace) -> int:
     pipeline = build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
     steps = write_with_output(pipeline, args, params)
     if args.json:
-        print(json.dumps({"model": pipeline.model_id, "premise": args.premise, "knowledge": pipeline.knowledge_note,
+        adapter = getattr(pipeline.generator, "adapter", None)
+        print(json.dumps({"model": pipeline.model_id, "adapter": adapter, "premise": args.premise, "knowledge": pipeline.knowledge_note,
                           "steps": [s.to_dict() for s in steps]}, indent=2))
     return 0
 

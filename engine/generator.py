@@ -57,11 +57,14 @@ def resolve_seed(seed: int | None) -> int:
 class Generator:
     """Writes the next sentence with a causal LM; safe to share between threads."""
 
-    def __init__(self, model, tokenizer, model_id: str, config: GeneratorConfig | None = None):
+    def __init__(self, model, tokenizer, model_id: str, config: GeneratorConfig | None = None,
+                 *, prompt_style: str = "auto", adapter: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.config = config or GeneratorConfig()
+        self.prompt_style = prompt_style  # "cntrl" when a trained adapter is applied
+        self.adapter = adapter  # the adapter's folder, for provenance
         self.prefix_caches: dict[str, PrefixCache] = {}
         self._lock = threading.RLock()
         self._echo_ids: list[list[int]] | None = None
@@ -131,7 +134,7 @@ class Generator:
         """
         prompt = build_prompt(
             self.tokenizer, context=context, keywords=keywords, facts=facts,
-            max_prompt_tokens=self.context_window - params.max_new_tokens - 1,
+            max_prompt_tokens=self.context_window - params.max_new_tokens - 1, style=self.prompt_style,
         )
         yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed))
 

@@ -17,7 +17,7 @@ from engine.generator import GenerationResult, Generator, resolve_seed
 from engine.inflect import inflections
 from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
 from engine.paths import asset
-from engine.prompts import PromptIds, fit_story
+from engine.prompts import PromptIds, build_keyword_prompt, fit_story
 from engine.types import SamplingParams, StoryContext
 
 _MARK = "\u2063CNTRL_STORY\u2063"
@@ -74,6 +74,9 @@ class KeywordPredictor:
 
     def prompt(self, context: StoryContext) -> PromptIds:
         tok = self.generator.tokenizer
+        if self.generator.prompt_style == "cntrl":  # the trained adapter learned this task
+            budget = self.generator.context_window - self.params.max_new_tokens - 1
+            return build_keyword_prompt(tok, context=context, max_prompt_tokens=budget)
         spec = keyword_examples()
         messages = [{"role": "system", "content": spec["system"]}]
         for ex in spec["examples"]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
+from engine.adapters import apply_adapter, resolve_adapter
 from engine.planner import (
     DTYPE_ALIASES,
     QUANTIZE_MODES,
@@ -77,6 +78,7 @@ class LoadConfig:
     quantize: str = "none"
     data_dir: str | None = None
     threads: int = 0  # 0: every core this process may use
+    adapter: str = "auto"  # auto (the shipped one with the default model) | none | a folder
 
     def __post_init__(self) -> None:
         check_choice(self.device_map, STRATEGIES, "device map")
@@ -152,6 +154,13 @@ def add_loading_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="quantize weights on load with bitsandbytes: 8bit (LLM.int8) or 4bit (NF4); "
         "needs the bitsandbytes package. Default: none",
     )
+    group.add_argument(
+        "--adapter",
+        default="auto",
+        metavar="PATH|none",
+        help="trained adapter to apply (a folder written by `engine train`), or none. Default: the "
+        "adapter shipped in assets/adapters/ with the default model, none with other models",
+    )
     return parser
 
 
@@ -165,6 +174,7 @@ def load_config_from_args(args: argparse.Namespace) -> LoadConfig:
         offload_dir=args.offload_dir,
         quantize=args.quantize,
         data_dir=getattr(args, "data_dir", None),
+        adapter=getattr(args, "adapter", None) or "auto",
     )
 
 
@@ -307,6 +317,7 @@ class LoadedModel:
     load_seconds: float
     source: str  # gguf-cache | gguf-convert | hf-dir | hub
     device_map: dict[str, Any] = field(default_factory=dict)
+    adapter: Any = None  # engine.adapters.AdapterInfo when a trained adapter was applied
 
 
 def configure_threads(threads: int = 0) -> int:
@@ -347,6 +358,10 @@ def load_model(config: LoadConfig | None = None) -> LoadedModel:
         model, device_map = _load_weights(resolved.location, config, data_dir)
         tokenizer, source = _load_tokenizer(resolved.location), resolved.kind
     _prepare_for_generation(model, tokenizer)
+    adapter = None
+    folder = resolve_adapter(config.adapter, default_model=resolved.model_id == DEFAULT_MODEL)
+    if folder is not None:
+        model, adapter = apply_adapter(model, folder, quantized=config.quantize != "none")
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -355,6 +370,7 @@ def load_model(config: LoadConfig | None = None) -> LoadedModel:
         load_seconds=time.perf_counter() - start,
         source=source,
         device_map=device_map,
+        adapter=adapter,
     )
 
 

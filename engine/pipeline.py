@@ -84,11 +84,15 @@ class Pipeline:
             t = time.perf_counter()
             veto = set(vetoed)
             found = [f for f in found if f.sentence not in veto]
-            ranked = self.ranker.rank(context.text(), found, top_n=top_n) if found else []
+            ranked = self.ranker.rank(context.text(), found, top_n=2 * top_n) if found else []
             timings["rank"] = 1000 * (time.perf_counter() - t)
         pins = [ScoredFact(_as_fact(p), 1.0) for p in pinned]
-        pinned_text = {p.fact.sentence for p in pins}
-        rest = [f for f in ranked if f.fact.sentence not in pinned_text and f.fact.sentence not in set(vetoed)]
+        seen = {p.fact.sentence for p in pins} | set(vetoed)
+        rest = []
+        for f in ranked:  # two triples can make the same sentence: show it once
+            if f.fact.sentence not in seen:
+                seen.add(f.fact.sentence)
+                rest.append(f)
         return (pins + rest)[: max(top_n, len(pins))]
 
     def stream_step(
@@ -135,6 +139,7 @@ class Pipeline:
         yield Step(
             keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
             model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
+            adapter=getattr(self.generator, "adapter", None),
         )
 
     def next_step(self, context: StoryContext, **kwargs) -> Step:

@@ -65,6 +65,18 @@ def _frame(tokenizer, style: dict) -> tuple[str, str, str]:
     return head, middle, tail
 
 
+PROMPT_STYLES = ("auto", "chat", "plain", "cntrl")
+
+
+def resolve_style(tokenizer, style: str = "auto") -> str:
+    """The prompt style to use: `style`, or for "auto" chat/plain by the tokenizer."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; choose from {', '.join(PROMPT_STYLES)}")
+    if style != "auto":
+        return style
+    return "chat" if getattr(tokenizer, "chat_template", None) is not None else "plain"
+
+
 def instruction_text(keywords: list[str], facts: list[str], style: dict) -> str:
     """The part after the story: knowledge lines, then the keyword instruction."""
     parts: list[str] = []
@@ -91,6 +103,7 @@ def build_prompt(
     keywords: list[str],
     facts: list[str],
     max_prompt_tokens: int,
+    style: str = "auto",
 ) -> PromptIds:
     """Token ids for the next-sentence prompt, clipped to `max_prompt_tokens`.
 
@@ -101,13 +114,15 @@ def build_prompt(
         facts: ranked knowledge sentences (best first).
         max_prompt_tokens: the most prompt tokens; the middle of the story is dropped
             (the premise's start and the latest sentences are kept) to fit.
+        style: a style of `assets/prompts.json` ("chat", "plain", "cntrl": the compact
+            format the trained adapter learned), or "auto" (chat when the tokenizer has a
+            chat template, else plain).
     """
-    use_chat = getattr(tokenizer, "chat_template", None) is not None
-    style = prompt_templates()["chat" if use_chat else "plain"]
-    head, middle, tail = _frame(tokenizer, style)
+    spec = prompt_templates()[resolve_style(tokenizer, style)]
+    head, middle, tail = _frame(tokenizer, spec)
     head_ids = _encode(tokenizer, head)
     story_ids = [_encode(tokenizer, p) for p in story_pieces(context)]
-    instruction = instruction_text(keywords, facts, style)
+    instruction = instruction_text(keywords, facts, spec)
     suffix = _encode(tokenizer, middle) + _encode(tokenizer, instruction) + _encode(tokenizer, tail)
     budget = max_prompt_tokens - len(head_ids) - len(suffix)
     story, notes = fit_story(story_ids, budget, ellipsis=_encode(tokenizer, " ..."))
@@ -129,3 +144,17 @@ def fit_story(pieces: list[list[int]], budget: int, ellipsis: list[int]) -> tupl
     clipped = flat[:keep_head] + ellipsis + flat[len(flat) - keep_tail :]
     dropped = len(flat) - keep_head - keep_tail
     return clipped, [f"context clipped: {dropped} story tokens dropped from the middle to fit {budget}"]
+
+
+def build_keyword_prompt(tokenizer, *, context: StoryContext, max_prompt_tokens: int) -> PromptIds:
+    """Token ids asking the trained adapter for the next sentence's keywords (cntrl style).
+
+    The story comes first, as in `build_prompt`, so both prompts share the story's ids.
+    """
+    spec = prompt_templates()["cntrl"]
+    head, middle, tail = _frame(tokenizer, spec)
+    suffix = _encode(tokenizer, middle) + _encode(tokenizer, spec["predict_line"]) + _encode(tokenizer, tail)
+    head_ids = _encode(tokenizer, head)
+    story_ids = [_encode(tokenizer, p) for p in story_pieces(context)]
+    story, notes = fit_story(story_ids, max_prompt_tokens - len(head_ids) - len(suffix), ellipsis=_encode(tokenizer, " ..."))
+    return PromptIds(prefix=head_ids + story, suffix=suffix, notes=notes)

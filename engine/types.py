@@ -80,6 +80,7 @@ class Step:
     timings_ms: dict[str, float] = field(default_factory=dict)
     keywords_source: str = "predicted"  # predicted | given
     notes: list[str] = field(default_factory=list)  # clipping, empty knowledge, ...
+    adapter: str | None = None  # the trained adapter applied to the model, if any
 
     @property
     def sentence(self) -> str:
@@ -96,6 +97,7 @@ class Step:
             "params": self.params.to_dict(),
             "seed": self.seed,
             "model": self.model,
+            "adapter": self.adapter,
             "timings_ms": dict(self.timings_ms),
             "notes": list(self.notes),
         }

@@ -107,3 +107,22 @@ class EmbeddingRanker:
         scored = [ScoredFact(f, float(s)) for f, s in zip(facts, self.scores(context, facts), strict=True)]
         scored.sort(key=lambda sf: sf.score, reverse=True)
         return scored[: max(top_n, 0)]
+
+    def rank_many(self, pairs: list[tuple[str, list[Fact]]], top_n: int = 5) -> list[list[ScoredFact]]:
+        """`rank` for many (context, facts) pairs with one batched encoding of the contexts."""
+        if not pairs:
+            return []
+        contexts = self._encode([c or " " for c, _ in pairs])  # (len(pairs), dim)
+        every = list(dict.fromkeys(f.sentence for _, facts in pairs for f in facts))
+        index = {s: i for i, s in enumerate(every)}
+        vectors = self.fact_embeddings(every) if every else None  # (n_unique_facts, dim)
+        out = []
+        for (_, facts), context_vector in zip(pairs, contexts, strict=True):
+            if not facts:
+                out.append([])
+                continue
+            rows = vectors[[index[f.sentence] for f in facts]]  # (n_facts, dim)
+            scored = [ScoredFact(f, float(s)) for f, s in zip(facts, (rows @ context_vector).tolist(), strict=True)]
+            scored.sort(key=lambda sf: sf.score, reverse=True)
+            out.append(scored[: max(top_n, 0)])
+        return out

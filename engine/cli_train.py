@@ -1,0 +1,65 @@
+"""`python -m engine train`: train the CNTRL adapter on ROCStories (Plan-and-Write dev + Story Cloze val)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from engine.training.trainer import TrainConfig
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train the keyword predictor and conditional generator (one LoRA adapter) on ROCStories",
+        description="Builds CNTRL examples from Plan-and-Write dev and Story Cloze val, then fine-tunes with "
+        "LoRA (or --full) on accelerate. Run under `accelerate launch` for data parallelism.",
+    )
+    p.add_argument("--out", default=None, help="output folder (default: <data dir>/training/cntrl)")
+    p.add_argument("--preset", default="default", choices=("default", "tiny"), help="training preset")
+    p.add_argument("--plan-write-stories", type=int, default=3000, help="Plan-and-Write dev stories to use")
+    p.add_argument("--cloze-stories", type=int, default=1000, help="Story Cloze val stories to use")
+    p.add_argument("--val-share", type=float, default=0.04, help="share of stories held out for validation")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
+    p.add_argument("--kb", help="knowledge store for the examples' facts (default: <data dir>/knowledge.db)")
+    p.add_argument("--no-knowledge", action="store_true", help="examples without facts")
+    p.add_argument("--model", default="default", help="base model to train (as for --model elsewhere)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: all)")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action="store_true", default=None, help=f"(training) {f.name}")
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(str(f.type).split(" ")[0], float)
+            p.add_argument(flag, type=kind, default=None, help=f"(training) {f.name}, preset value when omitted")
+    p.set_defaults(func=run_train)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    return TrainConfig.from_name(args.preset, **overrides)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from engine import paths
+    from engine.training.run import prepare_examples, train_adapter
+
+    config = train_config_from_args(args)
+    out = Path(args.out) if args.out else paths.data_dir(args.data_dir) / "training" / "cntrl"
+    start = time.perf_counter()
+    examples = prepare_examples(
+        out=out, data_dir=args.data_dir, kb=args.kb, knowledge=not args.no_knowledge, preset=args.preset,
+        plan_write_stories=args.plan_write_stories, cloze_stories=args.cloze_stories, reuse=args.resume,
+    )
+    result = train_adapter(
+        model=args.model, data_dir=args.data_dir, examples=examples, out=out, config=config,
+        val_share=args.val_share, resume=args.resume, threads=args.threads,
+    )
+    summary = {**asdict(result.state), "out": str(out), "adapter": str(out / "adapter"),
+               "minutes": (time.perf_counter() - start) / 60}
+    print(json.dumps(summary, indent=1))
+    return 0

@@ -1,0 +1,153 @@
+"""The evaluation harness: every system on the same cases, one row of metrics each.
+
+Sentence-level probes (gold perplexity, keyword inclusion with and without guidance,
+antonym controllability) use the case's story so far and gold keyword; story-level
+metrics write 4 sentences from the premise with predicted keywords, as a writer who
+presses Continue would get them. The `human` row applies the text metrics to the
+human continuations.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from engine.evaluation import metrics as M
+from engine.evaluation.antonyms import AntonymTable
+from engine.evaluation.cases import Case
+from engine.evaluation.systems import System
+from engine.types import SamplingParams, StoryContext
+
+METRICS = ("gold_ppl", "inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "distinct4",
+           "words_per_sentence", "odd_rate", "knowledge_use", "fluency_ppl", "seconds_per_sentence")
+STORY_SENTENCES = 4
+
+
+@dataclass
+class SystemRun:
+    """What one system wrote, kept for reading beside the human stories."""
+
+    name: str
+    stories: list[list[str]] = field(default_factory=list)
+    facts: list[list[list[str]]] = field(default_factory=list)
+    keywords: list[list[list[str]]] = field(default_factory=list)
+    seconds: float = 0.0
+    probes: dict[str, list] = field(default_factory=dict)
+
+
+def gold_nll(system: System, case: Case, facts: list[str]) -> tuple[float, int]:
+    """Summed NLL and token count of the gold sentence under the system's own prompt."""
+    prompt, lead = system.prompt(case.context, [case.gold_keyword], facts)
+    tok = system.generator.tokenizer
+    target = list(tok(lead + case.gold_sentence.strip(), add_special_tokens=False)["input_ids"])
+    ids = torch.tensor([prompt.ids + target])  # (1, T)
+    model = system.generator.model
+    with torch.inference_mode():
+        logits = model(input_ids=ids.to(model.device)).logits[0, :-1].float()  # (T-1, V)
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(1, ids[0, 1:, None].to(logp.device))[:, 0]  # (T-1,)
+    return float(-picked[len(prompt.ids) - 1 :].sum()), len(target)
+
+
+def ranked_facts(system: System, case: Case, top_n: int) -> list[str]:
+    """The facts the system would retrieve and rank for the gold keyword."""
+    if not system.spec.knowledge or system.spec.plain:
+        return []
+    pipeline = system.pipeline
+    found = pipeline.retriever.retrieve([case.gold_keyword], limit=pipeline.retrieve_limit)
+    return [s.fact.sentence for s in pipeline.ranker.rank(case.context.text(), found, top_n=top_n)] if found else []
+
+
+def probe_case(system: System, case: Case, params: SamplingParams, antonyms: AntonymTable) -> dict:
+    """Sentence-level results of one case: gold NLL, inclusion with/without guidance, antonym."""
+    facts = ranked_facts(system, case, params.knowledge_top_n)
+    nll, n = gold_nll(system, case, facts)
+    out = {"nll": nll, "tokens": n}
+    if system.spec.plain:
+        return out
+    kw = [case.gold_keyword]
+    guided, _, _ = system.write(case.context, kw, params)
+    unguided, _, _ = system.write(case.context, kw, replace(params, keyword_strength=0.0))
+    out.update(guided=M.includes_all(guided, kw), unguided=M.includes_all(unguided, kw))
+    other = antonyms.antonym(case.gold_keyword)
+    if other and other.lower() != case.gold_keyword.lower() and " " not in other:
+        swapped, _, _ = system.write(case.context, [other], params)
+        out["antonym"] = M.includes_all(swapped, [other])
+    return out
+
+
+def write_story(system: System, case: Case, params: SamplingParams, run: SystemRun) -> None:
+    """4 sentences from the premise with predicted keywords; appended to `run`."""
+    context, sentences, facts, keywords = StoryContext(case.premise), [], [], []
+    story_params = params if system.spec.guided else replace(params, keyword_strength=0.0)
+    start = time.perf_counter()
+    for i in range(STORY_SENTENCES):
+        sentence, used, kws = system.write(context, None, replace(story_params, seed=(params.seed or 0) + i))
+        sentences.append(sentence)
+        facts.append(used)
+        keywords.append(kws)
+        context = context.extend(sentence)
+    run.seconds += time.perf_counter() - start
+    run.stories.append(sentences)
+    run.facts.append(facts)
+    run.keywords.append(keywords)
+
+
+def story_metrics(stories: list[list[str]], facts: list[list[list[str]]] | None = None,
+                  keywords: list[list[list[str]]] | None = None) -> dict:
+    """Repeat-4, Distinct-4, words per sentence, odd rate and (with facts) knowledge use."""
+    texts = [" ".join(s) for s in stories]
+    sentences = [x for s in stories for x in s]
+    out = {"repeat4": M.repeat_n(texts, 4), "distinct4": M.distinct_n(texts, 4),
+           "words_per_sentence": M.words_per_sentence(sentences), "odd_rate": M.odd_rate(sentences),
+           "knowledge_use": None}
+    if facts is not None:
+        flags = [M.uses_knowledge(x, f, k) for s, fs, ks in zip(stories, facts, keywords or [], strict=False)
+                 for x, f, k in zip(s, fs, ks, strict=False) if f]
+        out["knowledge_use"] = M.share(flags) if flags else 0.0
+    return out
+
+
+def fluency(scorer, cases: list[Case], stories: list[list[str]]) -> float | None:
+    if scorer is None:
+        return None
+    total = count = 0
+    for case, story in zip(cases, stories, strict=True):
+        nll, n = scorer.nll(case.premise, " ".join(story))
+        total, count = total + nll, count + n
+    return M.perplexity(total, count)
+
+
+def evaluate_system(system: System, cases: list[Case], *, params: SamplingParams, antonyms: AntonymTable,
+                    scorer=None, progress=None) -> tuple[dict, SystemRun]:
+    """One system's row of METRICS and what it wrote."""
+    run = SystemRun(system.spec.name)
+    probes = []
+    for i, case in enumerate(cases):
+        case_params = replace(params, seed=(params.seed or 0) + 1000 * i)
+        probes.append(probe_case(system, case, case_params, antonyms))
+        write_story(system, case, case_params, run)
+        if progress is not None:
+            progress.update(1)
+    run.probes = {"probes": probes}
+    row = {m: None for m in METRICS}
+    row["gold_ppl"] = M.perplexity(sum(p["nll"] for p in probes), sum(p["tokens"] for p in probes))
+    row["inclusion_guided"] = M.share(p["guided"] for p in probes if "guided" in p)
+    row["inclusion_unguided"] = M.share(p["unguided"] for p in probes if "unguided" in p)
+    row["antonym_inclusion"] = M.share(p["antonym"] for p in probes if "antonym" in p)
+    row.update(story_metrics(run.stories, None if system.spec.plain else run.facts, run.keywords))
+    row["fluency_ppl"] = fluency(scorer, cases, run.stories)
+    row["seconds_per_sentence"] = run.seconds / max(1, STORY_SENTENCES * len(cases))
+    return row, run
+
+
+def human_row(cases: list[Case], scorer=None) -> dict:
+    """The text metrics on the human continuations (gold keyword inclusion: the storyline keyword)."""
+    stories = [list(c.human_continuation) for c in cases]
+    row = {m: None for m in METRICS}
+    row.update(story_metrics(stories))
+    row["inclusion_unguided"] = M.share(M.includes_all(c.gold_sentence, [c.gold_keyword]) for c in cases)
+    row["fluency_ppl"] = fluency(scorer, cases, stories)
+    return row

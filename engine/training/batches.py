@@ -1,0 +1,83 @@
+"""Deterministic batches for training: the same order on every process and after a resume.
+
+The order of global batches depends only on (seed, epoch), so a resumed run skips the
+batches already seen and continues with exactly the next ones, and each data-parallel
+process takes its own slice of each global batch.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import torch
+
+from engine.training.data import IGNORE, Encoded
+
+
+def global_batches(lengths: list[int], *, batch_size: int, seed: int, epoch: int, group: int = 32) -> list[list[int]]:
+    """Example indices grouped into global batches of similar length, in a seeded order.
+
+    Indices are shuffled, cut into runs of `group` batches, sorted by length inside a run
+    (less padding), cut into batches, and the batches shuffled again. A last partial batch
+    is dropped so every step sees `batch_size` examples.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    run = batch_size * group
+    batches = []
+    for start in range(0, len(order), run):
+        chunk = sorted(order[start : start + run], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    batches = [b for b in batches if len(b) == batch_size]
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_stream(lengths: list[int], *, batch_size: int, seed: int, start_step: int = 0) -> Iterator[tuple[int, list[int]]]:
+    """(epoch, global batch) for every step from `start_step` on, epoch after epoch."""
+    if len(lengths) < batch_size:
+        raise ValueError(f"{len(lengths)} training examples cannot fill one batch of {batch_size}")
+    step, epoch = 0, 0
+    while True:
+        for batch in global_batches(lengths, batch_size=batch_size, seed=seed, epoch=epoch):
+            if step >= start_step:
+                yield epoch, batch
+            step += 1
+        epoch += 1
+
+
+def rank_slice(batch: list[int], rank: int, world: int) -> list[int]:
+    """This process's share of a global batch (the batch size is a multiple of `world`)."""
+    per = len(batch) // world
+    return batch[rank * per : (rank + 1) * per]
+
+
+def micro_batches(indices: list[int], size: int) -> list[list[int]]:
+    return [indices[i : i + size] for i in range(0, len(indices), size)]
+
+
+def collate(items: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded tensors: input_ids, attention_mask and labels, each (B, T)."""
+    width = max(len(e.input_ids) for e in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, e in enumerate(items):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def per_example_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token loss over each example's target tokens: (B, T, V), (B, T) -> (B,)."""
+    shift_logits = logits[:, :-1, :].float()  # (B, T-1, V)
+    shift_labels = labels[:, 1:]  # (B, T-1)
+    token_loss = torch.nn.functional.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view(shift_labels.shape)  # (B, T-1)
+    counts = (shift_labels != IGNORE).sum(dim=1).clamp(min=1)  # (B,)
+    return token_loss.sum(dim=1) / counts

@@ -1,0 +1,177 @@
+"""CNTRL training examples: (story so far, keywords, ranked facts) -> next sentence.
+
+For sentence i of a story the generator example holds the sentences before it, the
+sentence's keyword (the Plan-and-Write storyline keyword, else RAKE), knowledge
+retrieved for it and ranked against the story as the product would, and sentence i as
+the only target. Facts that share a content lemma with the gold sentence are put in
+often, so the generator learns to use knowledge; sometimes every fact is dropped, so it
+learns to write without. A keyword example (story so far -> keyword of the next
+sentence) trains the predictor in the same adapter. Prompts come from
+`engine.prompts` in the "cntrl" style, so training and the product read the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from engine.keywords import extract_keywords, is_content_word, tokenize
+from engine.prompts import build_keyword_prompt, build_prompt
+from engine.training.text import Story
+from engine.types import StoryContext
+
+IGNORE = -100  # label of a prompt token: no loss
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How examples are drawn from stories."""
+
+    max_facts: int = 5  # facts shown at most (the ranker's top ones; the product shows 5)
+    no_facts_share: float = 0.2  # examples with every fact dropped
+    gold_fact_share: float = 0.7  # when a retrieved fact shares a lemma with the target, put it in this often
+    keyword_share: float = 0.25  # keyword-prediction examples per generator example
+    retrieve_limit: int = 30
+    max_tokens: int = 192  # prompt + target, longer examples are clipped from the story's middle
+    seed: int = 0
+
+    @classmethod
+    def from_name(cls, name: str) -> DataConfig:
+        presets = {"default": {}, "tiny": {"max_facts": 2, "retrieve_limit": 10, "max_tokens": 96}}
+        if name not in presets:
+            raise ValueError(f"unknown data preset {name!r}; choose from {', '.join(presets)}")
+        return cls(**presets[name])
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example as text; `task` is "sentence" or "keywords"."""
+
+    task: str
+    premise: str
+    sentences: tuple[str, ...]
+    keywords: tuple[str, ...]
+    facts: tuple[str, ...]
+    target: str
+
+    @property
+    def context(self) -> StoryContext:
+        return StoryContext(self.premise, self.sentences)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> Example:
+        raw = json.loads(line)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of one example; labels are IGNORE on prompt tokens."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+
+def content_lemmas(text: str) -> set[str]:
+    """Lower-cased content words of `text` with a crude suffix strip (for overlap tests)."""
+    from engine.knowledge.lemmas import lemmatize
+
+    return {lemmatize(w.lower()) for w in tokenize(text) if is_content_word(w)}
+
+
+def sentence_keywords(story: Story, index: int) -> list[str]:
+    """The storyline keyword of sentence `index`, or RAKE's best word where there is none."""
+    if story.keywords and index < len(story.keywords):
+        return [story.keywords[index]]
+    return extract_keywords(story.sentences[index], top_k=1, single_words=True) or []
+
+
+def choose_facts(target: str, ranked: list[str], retrieved: list[str], rng: random.Random, config: DataConfig) -> list[str]:
+    """The facts shown for one example: the ranker's best, plus a gold-sharing one often, or none."""
+    if rng.random() < config.no_facts_share:
+        return []
+    gold = content_lemmas(target)
+    sharing = [f for f in retrieved if content_lemmas(f) & gold]
+    k = rng.randint(1, config.max_facts)
+    shown = ranked[:k]
+    if sharing and rng.random() < config.gold_fact_share and not any(f in sharing for f in shown):
+        shown = shown[: k - 1] + [rng.choice(sharing[:5])]
+        rng.shuffle(shown)
+    return shown
+
+
+def rank_pairs(ranker, pairs: list[tuple[str, list]], top_n: int) -> list[list[str]]:
+    """Ranked fact sentences for each (context, facts) pair, batched when the ranker can."""
+    many = getattr(ranker, "rank_many", None)
+    ranked = many(pairs, top_n=top_n) if many else [ranker.rank(c, f, top_n=top_n) if f else [] for c, f in pairs]
+    return [[s.fact.sentence for s in r] for r in ranked]
+
+
+def story_examples(stories: list[Story], *, retriever, ranker, rng: random.Random, config: DataConfig) -> Iterator[Example]:
+    """Generator examples for sentences 2..5 of each story (and keyword examples for some)."""
+    slots = []  # (story, sentence index, keywords, retrieved facts)
+    for story in stories:
+        for i in range(1, len(story.sentences)):
+            keywords = sentence_keywords(story, i)
+            if keywords:
+                slots.append((story, i, keywords, retriever.retrieve(keywords, limit=config.retrieve_limit)))
+    pairs = [(" ".join(story.sentences[:i]), found) for story, i, _, found in slots]
+    for (story, i, keywords, found), ranked in zip(slots, rank_pairs(ranker, pairs, config.max_facts), strict=True):
+        premise, before, target = story.sentences[0], tuple(story.sentences[1:i]), story.sentences[i]
+        facts = choose_facts(target, ranked, [f.sentence for f in found], rng, config)
+        yield Example("sentence", premise, before, tuple(keywords), tuple(facts), target)
+        if rng.random() < config.keyword_share:
+            yield Example("keywords", premise, before, (), (), ", ".join(keywords))
+
+
+def build_examples(stories: Iterable[Story], *, retriever, ranker, config: DataConfig, progress=None, chunk: int = 32) -> list[Example]:
+    """Every example of `stories`, in story order, reproducible from `config.seed`."""
+    rng = random.Random(config.seed)
+    examples: list[Example] = []
+    stories = list(stories)
+    for start in range(0, len(stories), chunk):
+        part = stories[start : start + chunk]
+        examples.extend(story_examples(part, retriever=retriever, ranker=ranker, rng=rng, config=config))
+        if progress is not None:
+            progress.update(len(part))
+    return examples
+
+
+def encode(tokenizer, example: Example, *, max_tokens: int) -> Encoded:
+    """Prompt ids (masked) + target ids (learned) + end of text (learned: the sentence stops)."""
+    target = list(tokenizer(" " + example.target.strip(), add_special_tokens=False)["input_ids"])
+    target.append(tokenizer.eos_token_id)
+    budget = max(8, max_tokens - len(target))
+    if example.task == "keywords":
+        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget)
+    else:
+        prompt = build_prompt(
+            tokenizer, context=example.context, keywords=list(example.keywords), facts=list(example.facts),
+            max_prompt_tokens=budget, style="cntrl",
+        )
+    ids = prompt.ids
+    return Encoded(ids + target, [IGNORE] * len(ids) + target)
+
+
+def write_examples(path: Path, examples: list[Example]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(e.to_json() + "\n" for e in examples), encoding="utf-8")
+
+
+def read_examples(path: Path) -> list[Example]:
+    return [Example.from_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def split_validation(examples: list[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """A held-out validation slice of whole stories' examples (by premise), the rest for training."""
+    premises = sorted({e.premise for e in examples})
+    rng = random.Random(seed)
+    rng.shuffle(premises)
+    held = set(premises[: max(1, int(len(premises) * share))]) if share > 0 else set()
+    return [e for e in examples if e.premise not in held], [e for e in examples if e.premise in held]

@@ -1,0 +1,100 @@
+"""The training job as two keyword-only functions the CLI and the tests call.
+
+`prepare_examples` reads the stories, builds the CNTRL examples once and keeps them in
+`<out>/examples.jsonl` (a resumed run reads them back, so it trains on the same data);
+`train_adapter` loads the base model, encodes the examples and runs the Trainer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.training.data import (
+    DataConfig,
+    Example,
+    build_examples,
+    encode,
+    read_examples,
+    split_validation,
+    write_examples,
+)
+from engine.training.trainer import TrainConfig, Trainer, TrainResult, jsonl_logger
+
+
+def load_stories(*, plan_write_stories: int, cloze_stories: int):
+    """Plan-and-Write dev (detokenised, truecased) then Story Cloze val stories."""
+    from engine.training.text import default_truecaser, read_cloze_val, read_plan_write
+
+    stories = read_plan_write("dev", truecaser=default_truecaser(), limit=plan_write_stories) if plan_write_stories else []
+    return stories + (read_cloze_val(limit=cloze_stories) if cloze_stories else [])
+
+
+def knowledge_stage(data_dir: str | None, kb: str | None, knowledge: bool, preset: str):
+    """Retriever and ranker for the examples' facts (the product's defaults)."""
+    from engine.knowledge import load_default_stage
+    from engine.knowledge.base import NullRanker, NullRetriever
+
+    if not knowledge:
+        return NullRetriever(), NullRanker()
+    retriever, ranker, _ = load_default_stage(data_dir, kb, ranker="null" if preset == "tiny" else "embedding")
+    return retriever, ranker
+
+
+def prepare_examples(
+    *, out: Path, data_dir: str | None = None, kb: str | None = None, knowledge: bool = True, preset: str = "default",
+    plan_write_stories: int, cloze_stories: int, reuse: bool = False, stories=None,
+) -> list[Example]:
+    """Examples for training, built from the stories (or read back from `<out>/examples.jsonl`)."""
+    from tqdm.auto import tqdm
+
+    path = Path(out) / "examples.jsonl"
+    if reuse and path.is_file():
+        return read_examples(path)
+    if stories is None:
+        stories = load_stories(plan_write_stories=plan_write_stories, cloze_stories=cloze_stories)
+    retriever, ranker = knowledge_stage(data_dir, kb, knowledge, preset)
+    with tqdm(total=len(stories), desc="examples", unit="story") as bar:
+        examples = build_examples(stories, retriever=retriever, ranker=ranker, config=DataConfig.from_name(preset), progress=bar)
+    write_examples(path, examples)
+    return examples
+
+
+def train_adapter(
+    *, model: str, examples: list[Example], out: Path, config: TrainConfig, data_dir: str | None = None,
+    val_share: float = 0.04, resume: bool = False, threads: int = 0, max_tokens: int | None = None, loaded=None,
+) -> TrainResult:
+    """Fine-tune `model` on `examples`; the best adapter lands in `<out>/adapter`.
+
+    Args:
+        model: base model spec (as `--model`); ignored when `loaded` is given.
+        examples: CNTRL examples (`prepare_examples`).
+        out: output folder: adapter/, checkpoint/, metrics.jsonl, examples.jsonl.
+        config: optimisation settings.
+        val_share: share of stories held out for validation.
+        resume: continue from `<out>/checkpoint` when it exists.
+        threads: torch CPU threads (0: all).
+        max_tokens: clip each example to this many tokens (default: the data preset's).
+        loaded: an already loaded `LoadedModel` (tests pass a tiny one).
+    """
+    from engine.loading import LoadConfig, load_model
+
+    out = Path(out)
+    if loaded is None:
+        loaded = load_model(LoadConfig(model=model, data_dir=data_dir, device_map="cpu", dtype="float32",
+                                       threads=threads, adapter="none"))
+    tokenizer = loaded.tokenizer
+    limit = max_tokens or DataConfig().max_tokens
+    train, val = split_validation(examples, val_share, config.seed)
+    encoded_train = [encode(tokenizer, e, max_tokens=limit) for e in train]
+    encoded_val = [encode(tokenizer, e, max_tokens=limit) for e in val]
+    manifest = {"base_model": loaded.model_id, "train_examples": len(train), "val_examples": len(val),
+                "config": json.loads(json.dumps(config.__dict__))}
+    trainer = Trainer(loaded.model, tokenizer, encoded_train, encoded_val, config=config, out_dir=out,
+                      log=None, manifest=manifest)
+    trainer.log = jsonl_logger(out / "metrics.jsonl", trainer.accelerator.is_main_process)
+    if resume:
+        trainer.resume()
+    elif trainer.accelerator.is_main_process:
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    return trainer.run()
