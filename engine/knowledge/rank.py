@@ -84,15 +84,16 @@ class EmbeddingRanker:
         """Embeddings of fact sentences, encoding only those not cached yet."""
         import torch
 
+        for sentence in dict.fromkeys(s for s in sentences if s in self._cache):
+            self._cache.move_to_end(sentence)  # recently used: evicted last
         missing = list(dict.fromkeys(s for s in sentences if s not in self._cache))
         if missing:
             for sentence, vector in zip(missing, self._encode(missing), strict=True):
                 self._cache[sentence] = vector
-            while len(self._cache) > self.config.cache_size:
-                self._cache.popitem(last=False)
-        for sentence in sentences:
-            self._cache.move_to_end(sentence)
-        return torch.stack([self._cache[s] for s in sentences])  # (n_facts, dim)
+        stacked = torch.stack([self._cache[s] for s in sentences])  # (n_facts, dim)
+        while len(self._cache) > self.config.cache_size:  # evict only after this call's vectors are read
+            self._cache.popitem(last=False)
+        return stacked
 
     def scores(self, context: str, facts: list[Fact]) -> list[float]:
         """Cosine similarity of each fact to the context, in input order."""

@@ -81,7 +81,10 @@ class Truecaser:
     def story_names(self, sentences: Iterable[str]) -> set[str]:
         """Words of a lower-cased story that start a sentence and are never written lower-case: names."""
         starts = {m.group(0) for s in sentences if (m := _WORD.search(s))}
-        return {w for w in starts if w not in self.lower and w not in self.forms and w != "i"}
+        from engine.keywords import stop_words
+
+        known = self.lower | stop_words()
+        return {w for w in starts if w not in known and w not in self.forms and w != "i"}
 
     def restore_story(self, sentences: Iterable[str]) -> tuple[str, ...]:
         """`restore` on each sentence, with the story's names capitalised wherever they occur."""

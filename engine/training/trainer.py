@@ -79,7 +79,7 @@ class TrainState:
     bad_evals: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    stopped: str = ""  # why the run ended: max_steps | early_stop | max_minutes
+    stopped: str = ""  # why the run ended: max_steps | early_stop | max_minutes | paused
 
 
 @dataclass
@@ -246,8 +246,12 @@ class Trainer:
                         main=self.accelerator.is_main_process, full=self.config.full)
         self.accelerator.wait_for_everyone()
 
-    def run(self) -> TrainResult:
-        """Train until max_steps, early stopping or the time budget; checkpoints on the way and at the end."""
+    def run(self, until_step: int | None = None) -> TrainResult:
+        """Train until max_steps, early stopping or the time budget; checkpoints on the way and at the end.
+
+        Args:
+            until_step: pause after this step (with a checkpoint), as a run killed there would.
+        """
         from tqdm.auto import tqdm
 
         config, result = self.config, TrainResult(self.state, out_dir=self.out_dir)
@@ -270,10 +274,13 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{rate:.0f}")
             if self._should_stop():
                 break
+            if until_step is not None and self.state.step >= until_step:
+                self.state.stopped = "paused"
+                break
             if self.state.step % config.save_every == 0:
                 self._checkpoint()
         self.state.stopped = self.state.stopped or "max_steps"
-        if self.state.stopped != "early_stop" and (self.state.best_step == 0 or self.state.step % config.eval_every):
+        if self.state.stopped not in ("early_stop", "paused") and (self.state.best_step == 0 or self.state.step % config.eval_every):
             self._evaluate_and_maybe_stop()  # the adapter reflects the last step when it is the best
         self._checkpoint()
         bar.close()
