@@ -14,8 +14,14 @@ from engine.inflect import mentions
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
-# Sentences no writer keeps, by kind. Each pattern is searched case-insensitively.
+# Sentences no writer keeps, by kind, checked in this order (a chat opener that echoes the
+# instruction counts as chat). Each pattern is searched case-insensitively.
 ODD_PATTERNS: dict[str, tuple[str, ...]] = {
+    "chat": (
+        r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|great|sounds good|here'?s|here is|i'd be happy|"
+        r"i can help|as an ai)\b",
+        r"\b(?:i hope this helps|let me know|feel free)\b",
+    ),
     "definition": (
         r"^\W*(?:an?|the)?\s*[\w' -]{1,40}\b(?:is|are) (?:a|an) (?:kind|type|sort|form|way) of\b",
         r"\bis defined as\b", r"\bmeans the same as\b", r"\bis a synonym\b", r"\brefers to\b",
@@ -24,11 +30,6 @@ ODD_PATTERNS: dict[str, tuple[str, ...]] = {
     "instruction_echo": (
         r"\bnext (?:sentence|part)\b", r"\b(?:use|uses|using) the words?\b", r"\bkeywords?\b",
         r"\bfacts? that may help\b", r"\bthe story (?:continues|so far)\b", r"\blet'?s write\b",
-    ),
-    "chat": (
-        r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|great|sounds good|here'?s|here is|i'd be happy|"
-        r"i can help|as an ai)\b",
-        r"\b(?:i hope this helps|let me know|feel free)\b",
     ),
 }
 _COMPILED = {kind: [re.compile(p, re.IGNORECASE) for p in pats] for kind, pats in ODD_PATTERNS.items()}
