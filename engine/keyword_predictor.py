@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.generator import GenerationResult, Generator, resolve_seed
-from engine.inflect import inflections
+from engine.inflect import inflections, mentions
 from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
 from engine.paths import asset
 from engine.prompts import PromptIds, build_keyword_prompt, fit_story
 from engine.types import SamplingParams, StoryContext
 
 _MARK = "\u2063CNTRL_STORY\u2063"
-DEFAULT_PARAMS = SamplingParams(temperature=0.7, top_p=0.9, top_k=40, max_new_tokens=12, keyword_strength=0.0)
+# Three answers are drawn in one batch, so one that does not repeat the latest sentence can be chosen.
+DEFAULT_PARAMS = SamplingParams(temperature=0.7, top_p=0.9, top_k=40, max_new_tokens=12, keyword_strength=0.0,
+                                n_candidates=3)
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +59,19 @@ def parse_keywords(raw: str, story: str = "", limit: int = MAX_KEYWORDS) -> list
         if not longer and not any(_covered(k, o) for o in unique):
             unique.append(k)
     return unique[:limit]
+
+
+def choose_fresh(answers: list[str], context: StoryContext) -> tuple[str, list[str]]:
+    """The first answer with a keyword the latest sentence does not already use, else the first usable one.
+
+    A keyword taken from the sentence just written makes the next sentence say it again.
+    """
+    latest = context.sentences[-1] if context.sentences else context.premise
+    usable = [(raw, kws) for raw in answers if (kws := parse_keywords(raw, story=context.text()))]
+    for raw, kws in usable:
+        if not all(mentions(latest, k) for k in kws):
+            return raw, kws
+    return usable[0] if usable else (answers[0] if answers else "", [])
 
 
 def _covered(keyword: str, other: str) -> bool:
@@ -103,8 +118,7 @@ class KeywordPredictor:
         ):
             if isinstance(item, GenerationResult):
                 result = item
-        raw = result.candidates[0] if result and result.candidates else ""
-        keywords = parse_keywords(raw, story=context.text())
+        raw, keywords = choose_fresh(result.candidates if result else [], context)
         if keywords:
             return KeywordPrediction(keywords, raw, "model", seed)
         last = context.sentences[-1] if context.sentences else context.premise

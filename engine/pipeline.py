@@ -8,6 +8,7 @@ deltas of the chosen candidate and ends with the Step; `next_step` collects it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -44,7 +45,9 @@ class Pipeline:
 
     @property
     def model_id(self) -> str:
-        return self.generator.model_id
+        """The model that writes: the base model's id, plus the trained adapter's name when one is applied."""
+        adapter = getattr(self.generator, "adapter", None)
+        return f"{self.generator.model_id} + {Path(adapter).name}" if adapter else self.generator.model_id
 
     def validate_context(self, context: StoryContext) -> StoryContext:
         """Refuse an empty premise; strip NUL bytes; clip absurd lengths (the prompt clips further)."""

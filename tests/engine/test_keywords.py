@@ -105,3 +105,13 @@ def test_parse_keywords_from_a_model_answer(answer, story, expected):
     from engine.keyword_predictor import parse_keywords
 
     assert parse_keywords(answer, story) == expected
+
+
+def test_keyword_answer_that_repeats_the_latest_sentence_is_passed_over():
+    from engine.keyword_predictor import choose_fresh
+    from engine.types import StoryContext
+
+    context = StoryContext("Jen had an exam.", ("She went to study all night.",))
+    assert choose_fresh(["studying", "tired", "grade"], context) == ("tired", ["tired"])
+    assert choose_fresh(["study", "studied"], context) == ("study", ["study"])  # nothing fresh: the first usable
+    assert choose_fresh(["", "!!"], context) == ("", [])
