@@ -8,9 +8,9 @@ deltas of the chosen candidate and ends with the Step; `next_step` collects it.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from engine.decode import Delta
 from engine.generator import GenerationResult, Generator, resolve_seed
