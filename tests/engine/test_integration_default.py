@@ -1,5 +1,5 @@
-"""The real default model (SmolLM2-135M-Instruct): keyword inclusion on Plan-and-Write pairs,
-streaming and odd premises. Marked `integration`; knowledge is off to keep it to minutes."""
+"""The real default model (SmolLM2-135M-Instruct, with the shipped adapter when present): keyword inclusion on
+Plan-and-Write pairs, streaming and odd premises. Marked `integration`; knowledge is off to keep it to minutes."""
 
 from __future__ import annotations
 
@@ -24,34 +24,17 @@ INCLUSION_TARGET = 0.95
 GREEDY = SamplingParams(temperature=0.0, max_new_tokens=24, seed=0)
 
 
-def detokenize(text: str) -> str:
-    """Undo Plan-and-Write's lower-cased Treebank tokens: "i did n't go ." -> "I didn't go."."""
-    t = re.sub(r" n't\b", "n't", text.strip())
-    t = re.sub(r" '(s|re|ve|ll|d|m)\b", r"'\1", t)
-    t = re.sub(r" ([.,!?;:%)])", r"\1", t)
-    t = re.sub(r"([($]) ", r"\1", t)
-    t = re.sub(r"\bi\b", "I", t)
-    return t[:1].upper() + t[1:]
-
-
 def plan_and_write_pairs(n: int = N_PAIRS) -> list[tuple[StoryContext, str]]:
-    """(story so far, gold keyword of the next sentence) for the first n dev stories.
+    """(story so far, gold keyword of the next sentence) for the first n dev stories, cased.
 
     Story i predicts sentence 2, 3, 4 or 5 in turn, so every position is covered.
     """
+    from engine.training.text import default_truecaser, read_plan_write
+
     pairs: list[tuple[StoryContext, str]] = []
-    for line in PLAN_WRITE_DEV.read_text(encoding="utf-8").splitlines():
-        if "<EOT>" not in line or "<EOL>" not in line:
-            continue
-        keywords, story = line.split("<EOT>", 1)[1].split("<EOL>", 1)
-        sentences = [detokenize(s) for s in story.split("</s>") if s.strip()]
-        keywords = keywords.split()
-        if len(sentences) != 5 or len(keywords) != 5:
-            continue
+    for story in read_plan_write("dev", truecaser=default_truecaser(), limit=n):
         k = 1 + len(pairs) % 4
-        pairs.append((StoryContext(sentences[0], tuple(sentences[1:k])), keywords[k]))
-        if len(pairs) == n:
-            break
+        pairs.append((StoryContext(story.sentences[0], story.sentences[1:k]), story.keywords[k]))
     return pairs
 
 
@@ -62,12 +45,6 @@ def pipeline():
 
     loaded = load_model(LoadConfig(data_dir=str(PRODUCT_DATA_DIR)))
     return pipeline_from_model(loaded, knowledge=KnowledgeOptions(enabled=False), predictor="model")
-
-
-def test_detokenize_restores_case_and_spacing():
-    assert detokenize("i did n't know , but tom 's dog was ( very ) sad .") == (
-        "I didn't know, but tom's dog was (very) sad."
-    )
 
 
 def inclusion(pipeline, pairs, strength: float) -> tuple[float, list[str]]:
