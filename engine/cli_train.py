@@ -46,7 +46,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from engine import paths
-    from engine.training.run import prepare_examples, train_adapter
+    from engine.training.run import is_main_process, prepare_examples, train_adapter
 
     config = train_config_from_args(args)
     out = Path(args.out) if args.out else paths.data_dir(args.data_dir) / "training" / "cntrl"
@@ -61,5 +61,6 @@ def run_train(args: argparse.Namespace) -> int:
     )
     summary = {**asdict(result.state), "out": str(out), "adapter": str(out / "adapter"),
                "minutes": (time.perf_counter() - start) / 60}
-    print(json.dumps(summary, indent=1))
+    if is_main_process():
+        print(json.dumps(summary, indent=1))
     return 0

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from engine.training.data import (
@@ -56,8 +57,14 @@ def prepare_examples(
     retriever, ranker = knowledge_stage(data_dir, kb, knowledge, preset)
     with tqdm(total=len(stories), desc="examples", unit="story") as bar:
         examples = build_examples(stories, retriever=retriever, ranker=ranker, config=DataConfig.from_name(preset), progress=bar)
-    write_examples(path, examples)
+    if is_main_process():  # every process builds the same examples; one writes them
+        write_examples(path, examples)
     return examples
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a launched job, or a plain process (read before the Accelerator exists)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def train_adapter(
