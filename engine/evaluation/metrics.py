@@ -26,6 +26,7 @@ ODD_PATTERNS: dict[str, tuple[str, ...]] = {
         r"^\W*(?:an?|the)?\s*[\w' -]{1,40}\b(?:is|are) (?:a|an) (?:kind|type|sort|form|way) of\b",
         r"\bis defined as\b", r"\bmeans the same as\b", r"\bis a synonym\b", r"\brefers to\b",
         r"^\W*to \w+ (?:means|is)\b", r"^\W*(?:an?|the) \w+ is (?:an?|the) \w+\W*$",
+        r"^\W*an? [\w-]+(?: [\w-]+)? (?:is|are) (?:an?|the) ", r"\bwhich means\b",
     ),
     "instruction_echo": (
         r"\bnext (?:sentence|part)\b", r"\b(?:use|uses|using) the words?\b", r"\bkeywords?\b",
