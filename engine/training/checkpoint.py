@@ -85,6 +85,12 @@ def save_adapter(model, tokenizer, folder: Path, *, full: bool, manifest: dict |
     if full:
         tokenizer.save_pretrained(staging)
     info = {"format": 1, "prompt_style": "cntrl", "full": full, **(manifest or {})}
+    config_file = staging / "adapter_config.json"
+    if config_file.is_file() and info.get("base_model"):  # name the base model, not this machine's path to it
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = info["base_model"]
+        config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    (staging / "README.md").unlink(missing_ok=True)  # peft's template card
     (staging / ADAPTER_MANIFEST).write_text(json.dumps(info, indent=1), encoding="utf-8")
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
