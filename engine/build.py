@@ -21,6 +21,22 @@ class KnowledgeOptions:
     enabled: bool = True
 
 
+def generator_from_model(loaded: LoadedModel, config: GeneratorConfig | None = None) -> Generator:
+    """The generator of a loaded model, in the prompt style its adapter learned (if any)."""
+    adapter = getattr(loaded, "adapter", None)
+    return Generator(
+        loaded.model, loaded.tokenizer, loaded.model_id, config,
+        prompt_style=adapter.prompt_style if adapter else "auto", adapter=adapter.path if adapter else None,
+    )
+
+
+def make_predictor(name: str, generator: Generator) -> KeywordPredictor | RakePredictor:
+    """The keyword predictor registered as `name` ("model" or "rake")."""
+    if name not in PREDICTORS:
+        raise ValueError(f"unknown keyword predictor {name!r}; choose from {', '.join(PREDICTORS)}")
+    return KeywordPredictor(generator) if name == "model" else RakePredictor()
+
+
 def pipeline_from_model(
     loaded: LoadedModel,
     *,
@@ -33,14 +49,8 @@ def pipeline_from_model(
     from engine.knowledge import load_default_stage
     from engine.knowledge.base import NullRanker, NullRetriever
 
-    adapter = getattr(loaded, "adapter", None)
-    generator = Generator(
-        loaded.model, loaded.tokenizer, loaded.model_id, generator_config,
-        prompt_style=adapter.prompt_style if adapter else "auto", adapter=adapter.path if adapter else None,
-    )
-    if predictor not in PREDICTORS:
-        raise ValueError(f"unknown keyword predictor {predictor!r}; choose from {', '.join(PREDICTORS)}")
-    chosen = KeywordPredictor(generator) if predictor == "model" else RakePredictor()
+    generator = generator_from_model(loaded, generator_config)
+    chosen = make_predictor(predictor, generator)
     if knowledge.enabled:
         retriever, ranker, note = load_default_stage(data_dir, knowledge.kb_path, ranker=knowledge.ranker)
     else:

@@ -50,6 +50,16 @@ class GenerationResult:
     keywords_missing: list[list[str]] = field(default_factory=list)
 
 
+def collect(stream: Iterator[Delta | GenerationResult]) -> GenerationResult:
+    """The GenerationResult that ends a `decode` or `stream` iterator (deltas are dropped)."""
+    result = None
+    for item in stream:
+        if isinstance(item, GenerationResult):
+            result = item
+    assert result is not None
+    return result
+
+
 def resolve_seed(seed: int | None) -> int:
     return int(seed) if seed is not None else random.randrange(2**31)
 
@@ -140,9 +150,4 @@ class Generator:
 
     def generate(self, **kwargs) -> GenerationResult:
         """Collect `stream(**kwargs)` into its result."""
-        result = None
-        for item in self.stream(**kwargs):
-            if isinstance(item, GenerationResult):
-                result = item
-        assert result is not None
-        return result
+        return collect(self.stream(**kwargs))

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from engine.generator import GenerationResult, Generator, resolve_seed
+from engine.generator import Generator, collect, resolve_seed
 from engine.inflect import inflections, mentions
 from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
 from engine.paths import asset
@@ -112,13 +112,10 @@ class KeywordPredictor:
     def predict(self, context: StoryContext, seed: int | None = None) -> KeywordPrediction:
         """Keywords for the sentence after `context`; deterministic for a given seed."""
         seed = resolve_seed(seed)
-        result: GenerationResult | None = None
-        for item in self.generator.decode(
+        result = collect(self.generator.decode(
             self.prompt(context), params=self.params, keywords=[], seed=seed, cache_name="keywords", min_words=1
-        ):
-            if isinstance(item, GenerationResult):
-                result = item
-        raw, keywords = choose_fresh(result.candidates if result else [], context)
+        ))
+        raw, keywords = choose_fresh(result.candidates, context)
         if keywords:
             return KeywordPrediction(keywords, raw, "model", seed)
         last = context.sentences[-1] if context.sentences else context.premise

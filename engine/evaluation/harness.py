@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-import torch
-
 from engine.evaluation import metrics as M
 from engine.evaluation.antonyms import AntonymTable
 from engine.evaluation.cases import Case
+from engine.evaluation.scorer import target_nll
 from engine.evaluation.systems import System
 from engine.types import SamplingParams, StoryContext
 
@@ -42,13 +41,7 @@ def gold_nll(system: System, case: Case, facts: list[str]) -> tuple[float, int]:
     prompt, lead = system.prompt(case.context, [case.gold_keyword], facts)
     tok = system.generator.tokenizer
     target = list(tok(lead + case.gold_sentence.strip(), add_special_tokens=False)["input_ids"])
-    ids = torch.tensor([prompt.ids + target])  # (1, T)
-    model = system.generator.model
-    with torch.inference_mode():
-        logits = model(input_ids=ids.to(model.device)).logits[0, :-1].float()  # (T-1, V)
-    logp = torch.log_softmax(logits, dim=-1)
-    picked = logp.gather(1, ids[0, 1:, None].to(logp.device))[:, 0]  # (T-1,)
-    return float(-picked[len(prompt.ids) - 1 :].sum()), len(target)
+    return target_nll(system.generator.model, prompt.ids, target), len(target)
 
 
 def ranked_facts(system: System, case: Case, top_n: int) -> list[str]:

@@ -31,6 +31,16 @@ def scorer_spec(name: str, data_dir: Path) -> str:
     return str(target)
 
 
+@torch.inference_mode()
+def target_nll(model, prefix: list[int], target: list[int]) -> float:
+    """Summed negative log-likelihood of the `target` ids after the `prefix` ids (prefix not empty)."""
+    ids = torch.tensor([prefix + target], device=model.device)  # (1, T)
+    logits = model(input_ids=ids).logits[0, :-1].float()  # (T-1, V)
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(1, ids[0, 1:, None])[:, 0]  # (T-1,): log p of each next token
+    return float(-picked[len(prefix) - 1 :].sum())
+
+
 @dataclass
 class FluencyScorer:
     """Sums token negative log-likelihoods of continuations given their premise."""
@@ -47,7 +57,6 @@ class FluencyScorer:
                                        dtype="float32", adapter="none"))
         return cls(loaded.model, loaded.tokenizer, name)
 
-    @torch.inference_mode()
     def nll(self, premise: str, continuation: str) -> tuple[float, int]:
         """(summed NLL, token count) of " continuation" after the premise (BOS first when the model has one)."""
         tok = self.tokenizer
@@ -56,9 +65,4 @@ class FluencyScorer:
         tail = list(tok(" " + continuation.strip(), add_special_tokens=False)["input_ids"])
         if not tail:
             return 0.0, 0
-        ids = torch.tensor([head + tail])  # (1, T)
-        logits = self.model(input_ids=ids).logits[0, :-1].float()  # (T-1, V)
-        logp = torch.log_softmax(logits, dim=-1)
-        targets = ids[0, 1:]  # (T-1,)
-        picked = logp.gather(1, targets[:, None])[:, 0]  # (T-1,)
-        return float(-picked[len(head) - 1 :].sum()), len(tail)
+        return target_nll(self.model, head, tail), len(tail)

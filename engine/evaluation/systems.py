@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from engine.decode import Delta
-from engine.generator import GenerationResult, Generator
-from engine.keyword_predictor import KeywordPredictor
+from engine.generator import Generator, collect
 from engine.knowledge.base import NullRanker, NullRetriever
-from engine.pipeline import Pipeline, RakePredictor
+from engine.pipeline import Pipeline
 from engine.prompts import PromptIds, build_prompt, story_pieces
 from engine.types import SamplingParams, StoryContext
 
@@ -91,27 +89,16 @@ def plain_prompt(tokenizer, context: StoryContext, budget: int) -> PromptIds:
     return PromptIds(prefix=ids[-budget:], suffix=[])
 
 
-def collect(stream) -> GenerationResult:
-    result = None
-    for item in stream:
-        if not isinstance(item, Delta):
-            result = item
-    assert result is not None
-    return result
-
-
 def build_system(spec: SystemSpec, *, base, trained, retriever, ranker) -> System:
     """A System over the loaded models (`base`, `trained`: LoadedModel) and shared knowledge stages."""
+    from engine.build import generator_from_model, make_predictor
+
     loaded = trained if spec.trained else base
     if loaded is None:
         raise ValueError(f"system {spec.name!r} needs the trained adapter, and none is loaded")
-    adapter = getattr(loaded, "adapter", None)
-    generator = Generator(loaded.model, loaded.tokenizer, loaded.model_id,
-                          prompt_style=adapter.prompt_style if adapter else "auto",
-                          adapter=adapter.path if adapter else None)
-    predictor = KeywordPredictor(generator) if spec.predictor == "model" else RakePredictor()
+    generator = generator_from_model(loaded)
     pipeline = Pipeline(
-        generator=generator, predictor=predictor,
+        generator=generator, predictor=make_predictor(spec.predictor, generator),
         retriever=retriever if spec.knowledge else NullRetriever(),
         ranker=ranker if spec.knowledge else NullRanker(),
         knowledge_note="harness" if spec.knowledge else "knowledge turned off",

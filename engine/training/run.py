@@ -44,7 +44,7 @@ def knowledge_stage(data_dir: str | None, kb: str | None, knowledge: bool, prese
 
 def prepare_examples(
     *, out: Path, data_dir: str | None = None, kb: str | None = None, knowledge: bool = True, preset: str = "default",
-    plan_write_stories: int, cloze_stories: int, reuse: bool = False, stories=None,
+    plan_write_stories: int, cloze_stories: int, reuse: bool = False,
 ) -> list[Example]:
     """Examples for training, built from the stories (or read back from `<out>/examples.jsonl`)."""
     from tqdm.auto import tqdm
@@ -52,8 +52,7 @@ def prepare_examples(
     path = Path(out) / "examples.jsonl"
     if reuse and path.is_file():
         return read_examples(path)
-    if stories is None:
-        stories = load_stories(plan_write_stories=plan_write_stories, cloze_stories=cloze_stories)
+    stories = load_stories(plan_write_stories=plan_write_stories, cloze_stories=cloze_stories)
     retriever, ranker = knowledge_stage(data_dir, kb, knowledge, preset)
     with tqdm(total=len(stories), desc="examples", unit="story") as bar:
         examples = build_examples(stories, retriever=retriever, ranker=ranker, config=DataConfig.from_name(preset), progress=bar)

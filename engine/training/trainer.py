@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -195,7 +196,7 @@ class Trainer:
         total, tokens = torch.zeros((), device=self.accelerator.device), 0
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            with self.accelerator.no_sync(self.model) if not last else _nothing():
+            with self.accelerator.no_sync(self.model) if not last else nullcontext():
                 loss, n = self._micro_loss(part, 1.0 / len(parts))
                 self.accelerator.backward(loss)
             total += loss.detach()
@@ -294,14 +295,6 @@ class Trainer:
         if config.max_minutes is not None and time.perf_counter() - self._started > 60 * config.max_minutes:
             self.state.stopped = "max_minutes"
             return True
-        return False
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
         return False
 
 
