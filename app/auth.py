@@ -1,4 +1,9 @@
-"""The auth file: one `name:argon2-hash` line per writer; `python -m app users add NAME` writes it."""
+"""Editor logins: database accounts (writers and admins), and the older auth file they replace.
+
+Accounts live in the database with every other user (`python -m app users add NAME` or
+`python -m app.evaluation users add NAME`). An auth file of `name:argon2-hash` lines, as
+earlier versions wrote, is imported once at start-up, hashes and all, so nobody is locked out.
+"""
 
 from __future__ import annotations
 
@@ -56,3 +61,27 @@ def checker(users: dict[str, str]) -> Callable[[str, str], bool]:
         except (VerificationError, InvalidHashError):
             return False
     return check
+
+
+EDITOR_ROLES = ("writer", "admin")
+
+
+def database_checker(factory, *, roles: tuple[str, ...] = EDITOR_ROLES) -> Callable[[str, str], bool]:
+    """A Gradio `auth=` callable that checks the database's accounts (disabled ones refused)."""
+    from storage import StorageError, authenticate, run_in_transaction
+
+    def check(name: str, password: str) -> bool:
+        try:
+            user = run_in_transaction(factory, lambda s: authenticate(s, name=name, password=password))
+        except StorageError:
+            return False
+        return user.role in roles
+    return check
+
+
+def import_auth_file(factory, path: str | os.PathLike) -> list[str]:
+    """Accounts for the auth file's names that have none yet; returns the names added."""
+    from storage import import_password_hashes, run_in_transaction
+
+    hashes = read_auth_file(path)
+    return run_in_transaction(factory, lambda s: import_password_hashes(s, hashes, role="writer"))

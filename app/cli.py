@@ -1,9 +1,8 @@
-"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` writes the auth file."""
+"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` creates an account."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import secrets
@@ -28,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
     parser.add_argument("--database-url", help="sessions database URL (default: $CNTRL_DATABASE_URL, "
                         "else SQLite <data dir>/stories.db)")
-    parser.add_argument("--auth-file", help="file of 'name:argon2-hash' lines; each user then sees only their "
-                        "own stories (default: no login, one local user)")
+    parser.add_argument("--login", action="store_true", help="require a login with a database account "
+                        "(writer or admin); each user then sees only their own stories (default: no login, "
+                        "one local user)")
+    parser.add_argument("--auth-file", help="an older file of 'name:argon2-hash' lines: its users are imported "
+                        "into the database once (existing accounts are kept); implies --login")
     parser.add_argument("--kb", help="knowledge store file (default: $CNTRL_KB, else <data dir>/knowledge.db)")
     parser.add_argument("--no-knowledge", action="store_true", help="write without retrieving knowledge")
     parser.add_argument("--ranker", default="embedding", help="knowledge ranker: embedding (default) or null")
@@ -40,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_args(parser)
     add_loading_args(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    users = sub.add_parser("users", help="manage the auth file").add_subparsers(dest="users_command", required=True)
-    add = users.add_parser("add", help="add a user (or change a password) in the auth file")
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create an account in the database (or set a new password); with "
+                           "--auth-file, write the file too")
     add.add_argument("name")
+    add.add_argument("--role", choices=("writer", "admin", "rater"), default="writer")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     return parser
 
@@ -62,17 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_user_command(args: argparse.Namespace) -> int:
     from app.auth import add_user
+    from app.evaluation.cli import read_password, save_account
+    from app.store import Store
+    from engine.paths import data_dir
 
-    if not args.auth_file:
-        raise ValueError("name the file with --auth-file PATH (before 'users')")
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if password != getpass.getpass("again: "):
-            raise ValueError("the passwords differ")
-    add_user(args.auth_file, args.name, password)
-    print(f"saved {args.name} in {args.auth_file}")
+    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))
+    password = read_password(args.name, from_stdin=args.password_stdin)
+    store = Store.open(args.database_url)
+    print(save_account(store.factory, name=args.name, role=args.role, password=password))
+    if args.auth_file:
+        add_user(args.auth_file, args.name, password)
+        print(f"saved {args.name} in {args.auth_file}")
     return 0
 
 
@@ -82,7 +86,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
     from fastapi import FastAPI
 
-    from app.auth import checker, read_auth_file
+    from app.auth import database_checker, import_auth_file
     from app.store import Store
     from app.ui import build_demo
     from engine.cli_write import params_from_args
@@ -91,8 +95,12 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = data_dir(args.data_dir)
     os.environ["CNTRL_DATA_DIR"] = str(folder)  # the sessions database defaults to this folder too
-    auth = checker(read_auth_file(args.auth_file)) if args.auth_file else None
     store = Store.open(args.database_url)
+    if args.auth_file:
+        added = import_auth_file(store.factory, args.auth_file)
+        print(f"imported {len(added)} accounts from {args.auth_file}" if added else
+              f"{args.auth_file}: every user already has an account", flush=True)
+    auth = database_checker(store.factory) if args.login or args.auth_file else None
     demo = build_demo(engine_for(args), store, defaults=params_from_args(args))
     server = FastAPI()
     if not args.no_eval:

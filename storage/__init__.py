@@ -11,7 +11,7 @@ caller::
         story = create_story(session, user_id=1, title="The flat tire")
 """
 
-from storage.assignment import assign_items
+from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
 from storage.config import data_dir, database_url
 from storage.db import make_engine, make_sessionmaker, run_in_transaction
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StorageError
@@ -40,11 +40,13 @@ from storage.studies import (
     create_study,
     get_study,
     next_item,
+    set_closed,
     submit_rating,
 )
 from storage.study_admin import (
     RatingRecord,
     create_invite,
+    open_invites,
     rating_history,
     redeem_invite,
     study_ratings,
@@ -57,6 +59,9 @@ from storage.users import (
     get_or_create_local_user,
     get_user,
     get_user_by_name,
+    import_password_hashes,
+    list_users,
+    set_disabled,
     set_password,
 )
 
@@ -64,23 +69,25 @@ __all__ = [
     "Assignment",
     "Base",
     "Conflict",
-    "Invite",
     "InvalidInput",
+    "Invite",
     "ItemInput",
     "Node",
     "NodeView",
     "NotFound",
     "PermissionDenied",
+    "Pool",
     "Provenance",
+    "RaterItem",
     "Rating",
     "RatingRecord",
     "RatingRevision",
-    "RaterItem",
     "StorageError",
     "Story",
     "StorySummary",
     "StoryView",
     "Study",
+    "StudyFull",
     "StudyItem",
     "User",
     "add_items",
@@ -107,18 +114,26 @@ __all__ = [
     "get_study",
     "get_user",
     "get_user_by_name",
+    "give_share",
     "head_revision",
     "import_json",
+    "import_password_hashes",
     "list_stories",
+    "list_users",
     "load_story",
     "make_engine",
     "make_sessionmaker",
     "next_item",
+    "open_invites",
+    "pool",
     "rating_history",
     "redeem_invite",
     "redo",
+    "release_overdue",
     "restore_story",
     "run_in_transaction",
+    "set_closed",
+    "set_disabled",
     "set_password",
     "study_ratings",
     "submit_rating",

@@ -83,6 +83,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="writer")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()  # a disabled account cannot log in
 
 
 class Story(Base):

@@ -115,6 +115,16 @@ def get_study(session: Session, study_id: int) -> Study:
     return study
 
 
+def set_closed(session: Session, *, study_id: int, closed: bool = True) -> Study:
+    """Close a study (no new raters, no new answers; results stay) or reopen it."""
+    study = get_study(session, study_id)
+    if closed and study.closed_at is None:
+        study.closed_at = utcnow()
+    elif not closed:
+        study.closed_at = None
+    return study
+
+
 def add_items(
     session: Session, *, study_id: int, items: Sequence[ItemInput | Mapping[str, Any]]
 ) -> list[StudyItem]:
@@ -160,6 +170,7 @@ def next_item(session: Session, *, study_id: int, rater_id: int) -> RaterItem | 
     base = select(Assignment).where(
         Assignment.study_id == study.id,
         Assignment.rater_id == validate.identifier(rater_id, field="rater_id"),
+        Assignment.released_at.is_(None),  # items released past their lease are someone else's now
     )
     assignments = list(session.scalars(base.order_by(Assignment.order_index)))
     pending = [a for a in assignments if a.completed_at is None]

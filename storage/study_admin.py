@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import validate
-from storage.errors import InvalidInput, PermissionDenied
+from storage.errors import Conflict, InvalidInput, PermissionDenied
 from storage.models import utcnow
 from storage.studies import get_study
-from storage.study_models import Invite, Rating, RatingRevision, StudyItem
+from storage.study_models import Assignment, Invite, Rating, RatingRevision, StudyItem
 from storage.users import create_user, get_user
 
 
@@ -71,14 +71,21 @@ def create_invite(
     return invite, token
 
 
-def redeem_invite(session: Session, *, token: str) -> tuple[int, int]:
+def redeem_invite(session: Session, *, token: str, rater_id: int | None = None) -> tuple[int, int]:
     """Use an invite token once.
+
+    Args:
+        session: Open session; the caller commits (and rolls back to leave the invite unused).
+        token: The plain token from the link.
+        rater_id: A rater who already has an account (the browser already knows them): the
+            invite is used for that account instead of a new one.
 
     Returns:
         (rater user id, study id).
 
     Raises:
-        PermissionDenied: Unknown, used or expired token.
+        PermissionDenied: Unknown, used or expired token, or a closed study.
+        Conflict: `rater_id` already has items in the invite's study.
     """
     if not isinstance(token, str) or not 10 <= len(token) <= 200:
         raise PermissionDenied("invalid invite")
@@ -89,6 +96,19 @@ def redeem_invite(session: Session, *, token: str) -> tuple[int, int]:
         raise PermissionDenied("this invite is unknown or was already used")
     if invite.expires_at <= utcnow():
         raise PermissionDenied("this invite has expired")
+    if get_study(session, invite.study_id).closed_at is not None:
+        raise PermissionDenied("this study is closed; thank you for your interest")
+    if rater_id is not None and invite.rater_id is None:
+        holds = session.scalar(
+            select(Assignment.id)
+            .where(Assignment.study_id == invite.study_id, Assignment.rater_id == rater_id)
+            .limit(1)
+        )
+        if holds is not None:
+            raise Conflict(
+                "you already have items in this study; this second invite was left unused for someone else"
+            )
+        invite.rater_id = get_user(session, rater_id).id
     if invite.rater_id is None:
         invite.rater_id = create_user(
             session, name=f"rater-{invite.study_id}-{invite.id}", role="rater"
@@ -122,6 +142,15 @@ def study_ratings(session: Session, *, study_id: int) -> list[RatingRecord]:
         )
         for r, i in rows
     ]
+
+
+def open_invites(session: Session, *, study_id: int) -> int:
+    """Invites of a study not yet used and not expired."""
+    return session.scalar(
+        select(func.count()).where(
+            Invite.study_id == study_id, Invite.used_at.is_(None), Invite.expires_at > utcnow()
+        )
+    )
 
 
 def rating_history(session: Session, *, rating_id: int) -> list[RatingRevision]:

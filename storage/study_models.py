@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models import Base, utcnow
 
 STUDY_KINDS = ("likert", "pairwise", "control")
+DEFAULT_LEASE_HOURS = 24.0
 
 
 class Study(Base):
@@ -49,6 +50,12 @@ class Study(Base):
     attention_rate: Mapped[float] = mapped_column(Float, default=0.0)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()  # a closed study takes no invites or answers
+
+    @property
+    def lease_hours(self) -> float:
+        """Hours a rater may hold an unanswered item before it goes back to the pool."""
+        return float((self.settings or {}).get("lease_hours", DEFAULT_LEASE_HOURS))
 
 
 class StudyItem(Base):
@@ -84,6 +91,7 @@ class Assignment(Base):
     time_spent_ms: Mapped[int] = mapped_column(Integer, default=0)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
+    released_at: Mapped[datetime | None] = mapped_column()  # unanswered past its lease: back in the pool
 
 
 class Rating(Base):

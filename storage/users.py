@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage import validate
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from storage.models import ROLES, User
+from storage.models import ROLES, User, utcnow
 
 LOCAL_USER_NAME = "local"
 MAX_PASSWORD = 1024
@@ -82,14 +82,49 @@ def authenticate(session: Session, *, name: str, password: str) -> User:
     """
     user = session.scalar(select(User).where(User.name == name))
     if user is None or user.password_hash is None or not isinstance(password, str):
+        _hasher.hash("timing-equaliser")  # an unknown name costs as much as a wrong password
         raise PermissionDenied("wrong name or password")
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         raise PermissionDenied("wrong name or password") from None
+    if user.disabled_at is not None:  # said only to someone who knows the password
+        raise PermissionDenied(f"the account {name!r} is disabled; an admin can enable it again")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hash(password)
     return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, by name."""
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def set_disabled(session: Session, *, name: str, disabled: bool = True) -> User:
+    """Disable an account (it can no longer log in; its stories and ratings stay) or enable it again."""
+    user = get_user_by_name(session, name)
+    if disabled and user.disabled_at is None:
+        user.disabled_at = utcnow()
+    elif not disabled:
+        user.disabled_at = None
+    return user
+
+
+def import_password_hashes(session: Session, hashes: dict[str, str], *, role: str = "writer") -> list[str]:
+    """Accounts for names that have none yet, keeping their existing argon2 hashes (an old auth file).
+
+    Returns:
+        The names that were added; names that already have an account are left as they are.
+    """
+    added = []
+    for name, digest in hashes.items():
+        if not digest.startswith("$argon2"):
+            raise InvalidInput(f"the password of {name!r} is not an argon2 hash")
+        if session.scalar(select(User.id).where(User.name == name)) is None:
+            user = create_user(session, name=name, role=role)
+            user.password_hash = digest
+            added.append(name)
+    return added
 
 
 def set_password(session: Session, *, user_id: int, password: str) -> None:

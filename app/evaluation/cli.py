@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
@@ -20,16 +22,25 @@ from app.evaluation.studies import (
 from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
 from engine.paths import shared_file
 from storage import (
+    Assignment,
+    NotFound,
     StorageError,
+    StudyItem,
     create_invite,
+    create_user,
     get_user_by_name,
+    list_users,
     make_engine,
     make_sessionmaker,
     run_in_transaction,
+    set_closed,
+    set_disabled,
+    set_password,
     study_ratings,
     upgrade,
 )
 from storage.errors import one_line
+from storage.models import ROLES
 from storage.study_models import STUDY_KINDS
 
 DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
@@ -92,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--resamples", type=int, default=1000)
     for flag in ("--csv", "--jsonl", "--raw-csv", "--raw-jsonl"):
         results.add_argument(flag, default=None, metavar="PATH")
+    status = sub.add_parser("status", help="how a study is running: open items, raters, agreement")
+    status.add_argument("--study", type=int, required=True)
+    status.add_argument("--min-accuracy", type=float, default=0.8)
+    status.add_argument("--min-seconds", type=float, default=0.0)
+    for verb, text in (("close", "stop a study: no new raters or answers"), ("reopen", "open a closed study")):
+        sub.add_parser(verb, help=text).add_argument("--study", type=int, required=True)
+    users = sub.add_parser("users", help="accounts of writers, raters and admins").add_subparsers(
+        dest="users_command", required=True
+    )
+    add = users.add_parser("add", help="create an account, or set a new password for one")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="writer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users.add_parser("list", help="every account with its role")
+    for verb in ("disable", "enable"):
+        users.add_parser(verb, help=f"{verb} an account's login").add_argument("name")
     serve = sub.add_parser("serve", help="serve the rater and admin pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7861)
@@ -111,7 +138,15 @@ def main(argv: list[str] | None = None) -> int:
                 server_name=args.host, server_port=args.port
             )
             return 0
-        handler = {"create": run_create, "invite": run_invite, "results": run_results}[args.command]
+        handler = {
+            "create": run_create,
+            "invite": run_invite,
+            "results": run_results,
+            "status": run_status,
+            "close": run_close,
+            "reopen": run_close,
+            "users": run_users,
+        }[args.command]
         handler(factory=factory, args=args)
     except (StorageError, ValueError, SQLAlchemyError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
@@ -171,16 +206,27 @@ def run_create(*, factory, args: argparse.Namespace) -> None:
         study = create_study_with_items(
             session, spec=spec, stories=stories, owner_id=owner_id, settings=settings
         )
-        raters = [get_user_by_name(session, n).id for n in _names(args.raters)]
+        names = _names(args.raters)
+        raters = [get_user_by_name(session, n).id for n in names]
         added = (
             assign_raters(session, study_id=study.id, rater_ids=raters, seed=args.seed)
             if raters
             else 0
         )
-        return study.id, added
+        regular = (
+            select(Assignment.rater_id)
+            .join(StudyItem, StudyItem.id == Assignment.item_id)
+            .where(Assignment.study_id == study.id, StudyItem.is_attention_check.is_(False))
+        )
+        held = set(session.scalars(regular))
+        idle = [n for n, r in zip(names, raters, strict=True) if r not in held]
+        return study.id, added, idle
 
-    study_id, added = run_in_transaction(factory, write)
-    print(f"study {study_id}: {len(stories)} stories, {added} assignments")
+    study_id, added, idle = run_in_transaction(factory, write)
+    later = "" if added else "; raters get their share of items when they open an invite"
+    print(f"study {study_id}: {len(stories)} stories, {added} assignments{later}")
+    if idle:
+        print(f"note: {', '.join(idle)} got no items: every item already has {args.k} raters")
 
 
 def run_invite(*, factory, args: argparse.Namespace) -> None:
@@ -222,3 +268,63 @@ def run_results(*, factory, args: argparse.Namespace) -> None:
     for path, text in exports.items():
         if path:
             Path(path).write_text(text, encoding="utf-8")
+
+
+def run_status(*, factory, args: argparse.Namespace) -> None:
+    """Print where a study stands."""
+    from app.evaluation.status import format_status, study_status
+
+    rules = QualityRules(min_check_accuracy=args.min_accuracy, min_seconds_per_item=args.min_seconds)
+    print(format_status(run_in_transaction(factory, lambda s: study_status(s, study_id=args.study, rules=rules))))
+
+
+def run_close(*, factory, args: argparse.Namespace) -> None:
+    closed = args.command == "close"
+    study = run_in_transaction(factory, lambda s: set_closed(s, study_id=args.study, closed=closed).name)
+    print(f"study {args.study} {study!r} is {'closed' if closed else 'open'}")
+
+
+def read_password(name: str, *, from_stdin: bool) -> str:
+    """One line of standard input, or a prompt typed twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(f"password for {name}: ")
+    if password != getpass.getpass("again: "):
+        raise ValueError("the passwords differ")
+    return password
+
+
+def save_account(factory, *, name: str, role: str, password: str) -> str:
+    """Create the account, or give an existing one this password and role; returns what happened."""
+
+    def work(session) -> str:
+        try:
+            user = get_user_by_name(session, name)
+        except NotFound:
+            create_user(session, name=name, password=password, role=role)
+            return f"created {role} {name}"
+        set_password(session, user_id=user.id, password=password)
+        user.role = role
+        return f"updated {role} {name}"
+
+    return run_in_transaction(factory, work)
+
+
+def run_users(*, factory, args: argparse.Namespace) -> None:
+    command = args.users_command
+    if command == "add":
+        password = read_password(args.name, from_stdin=args.password_stdin)
+        print(save_account(factory, name=args.name, role=args.role, password=password))
+    elif command == "list":
+        rows = run_in_transaction(
+            factory,
+            lambda s: [(u.name, u.role, u.password_hash is not None, u.disabled_at) for u in list_users(s)],
+        )
+        print(f"{'name':<24} {'role':<7} login")
+        for name, role, has_password, disabled in rows:
+            login = "disabled" if disabled else ("password" if has_password else "none")
+            print(f"{name:<24} {role:<7} {login}")
+    else:
+        disabled = command == "disable"
+        run_in_transaction(factory, lambda s: set_disabled(s, name=args.name, disabled=disabled))
+        print(f"{args.name} {'disabled' if disabled else 'enabled'}")

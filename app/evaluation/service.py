@@ -21,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.evaluation.results import QualityRules, StudyResults, study_results
+from app.evaluation.status import StudyStatus, study_status
+from app.evaluation.studies import assign_share
 from storage import (
     Assignment,
     InvalidInput,
@@ -34,6 +36,7 @@ from storage import (
     next_item,
     redeem_invite,
     run_in_transaction,
+    set_closed,
     submit_rating,
 )
 from storage.studies import check_answer
@@ -94,11 +97,37 @@ class EvalService:
         )
         return self.issue_token(Identity(user.id, user.role))
 
-    def redeem(self, *, invite: str) -> tuple[str, int]:
-        """Use a one-time invite link; returns (identity token, study id)."""
-        rater_id, study_id = run_in_transaction(
-            self.factory, lambda s: redeem_invite(s, token=invite)
-        )
+    def redeem(self, *, invite: str, current: str | None = None) -> tuple[str, int]:
+        """Use a one-time invite link and hand the rater their share of the study's open items.
+
+        Args:
+            invite: The token from the link.
+            current: The identity token the browser already holds, if any: a rater keeps
+                one account across studies, and a second invite to the same study is refused
+                and left unused.
+
+        Returns:
+            (identity token, study id).
+
+        Raises:
+            PermissionDenied: A bad, used or expired invite, or a closed study.
+            Conflict: The browser's rater already has items in this study.
+            StudyFull: Every item already has its k raters (the invite stays unused).
+        """
+        known = None
+        if current:
+            try:
+                who = self.identify(current)
+                known = who.user_id if who.role == "rater" else None
+            except PermissionDenied:
+                known = None
+
+        def work(session: Session) -> tuple[int, int]:
+            rater_id, study_id = redeem_invite(session, token=invite, rater_id=known)
+            assign_share(session, study_id=study_id, rater_id=rater_id)
+            return rater_id, study_id
+
+        rater_id, study_id = run_in_transaction(self.factory, work)
         return self.issue_token(Identity(rater_id, "rater")), study_id
 
     # -- rater ----------------------------------------------------------------------
@@ -110,7 +139,7 @@ class EvalService:
             query = (
                 select(Study.id, Study.name)
                 .join(Assignment, Assignment.study_id == Study.id)
-                .where(Assignment.rater_id == who.user_id)
+                .where(Assignment.rater_id == who.user_id, Assignment.released_at.is_(None))
                 .distinct()
                 .order_by(Study.id)
             )
@@ -127,9 +156,13 @@ class EvalService:
         """This rater's next item (their own order), or `None` when they are done."""
         who = self.identify(token)
         self._require_assigned(who, study_id)
-        return run_in_transaction(
-            self.factory, lambda s: next_item(s, study_id=study_id, rater_id=who.user_id)
-        )
+
+        def work(session: Session) -> RaterItem | None:
+            if get_study(session, study_id).closed_at is not None:
+                raise PermissionDenied("this study is closed; thank you for your help")
+            return next_item(session, study_id=study_id, rater_id=who.user_id)
+
+        return run_in_transaction(self.factory, work)
 
     def submit(
         self, token: str, *, item_id: int, answers: Mapping[str, Any], time_spent_ms: int
@@ -152,6 +185,10 @@ class EvalService:
             if assignment is None:
                 raise PermissionDenied(f"item {item_id} is not assigned to you")
             study = session.get(Study, assignment.study_id)
+            if study.closed_at is not None:
+                raise PermissionDenied("this study is closed; your earlier answers are kept")
+            if assignment.released_at is not None:  # answered after its lease: still counts
+                assignment.released_at = None
             missing = [c for c in study.criteria if answers.get(c) in (None, "")]
             if missing:
                 raise InvalidInput(f"please answer: {', '.join(missing)}")
@@ -196,10 +233,28 @@ class EvalService:
     def require_admin(self, token: str | None) -> Identity:
         """The admin identity behind `token`, or `PermissionDenied`."""
         who = self.identify(token)
-        role = run_in_transaction(self.factory, lambda s: get_user(s, who.user_id).role)
-        if role != "admin":
+        user = run_in_transaction(self.factory, lambda s: get_user(s, who.user_id))
+        if user.disabled_at is not None:
+            raise PermissionDenied("this account is disabled")
+        if user.role != "admin":
             raise PermissionDenied("only admins can see studies and results")
         return who
+
+    def status(self, token: str, *, study_id: int, rules: QualityRules | None = None) -> StudyStatus:
+        """How a study is running, for admins only."""
+        self.require_admin(token)
+        return run_in_transaction(
+            self.factory,
+            lambda s: study_status(s, study_id=study_id, rules=rules or QualityRules()),
+        )
+
+    def set_closed(self, token: str, *, study_id: int, closed: bool) -> StudyStatus:
+        """Close or reopen a study (admins only); returns its status afterwards."""
+        self.require_admin(token)
+        run_in_transaction(
+            self.factory, lambda s: set_closed(s, study_id=study_id, closed=closed)
+        )
+        return self.status(token, study_id=study_id)
 
     def results(
         self,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.evaluation.systems import WrittenStory
 from storage import (
+    Assignment,
     InvalidInput,
     ItemInput,
     Study,
@@ -28,7 +29,11 @@ from storage import (
     add_items,
     assign_items,
     get_study,
+    give_share,
     load_story,
+    open_invites,
+    pool,
+    release_overdue,
 )
 from storage import create_study as storage_create_study
 
@@ -288,3 +293,51 @@ def assign_raters(
             items=attention_items(study.kind, study.criteria, count=missing, rng=rng),
         )
     return assign_items(session, study_id=study.id, rater_ids=raters, seed=seed)
+
+
+def assign_share(
+    session: Session, *, study_id: int, rater_id: int, seed: int | None = None
+) -> int:
+    """Give an arriving rater a fair share of the open work, with attention checks at the study's rate.
+
+    Items held past the study's lease are released first. The open rater slots are split
+    over this rater and the invites still out, so the last invitee still finds work; a
+    study setting `items_per_rater` caps the share.
+
+    Returns:
+        How many assignments were added.
+
+    Raises:
+        StudyFull: Every item already has its k raters.
+    """
+    study = get_study(session, study_id)
+    release_overdue(session, study_id=study.id)
+    waiting = pool(session, study_id=study.id)
+    share = math.ceil(waiting.open_slots / (open_invites(session, study_id=study.id) + 1))
+    if cap := (study.settings or {}).get("items_per_rater"):
+        share = min(share, int(cap))
+    wanted = checks_needed(rate=study.attention_rate, load=max(share, 1))
+    seen = session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .join(StudyItem, StudyItem.id == Assignment.item_id)
+        .where(
+            Assignment.study_id == study.id,
+            Assignment.rater_id == rater_id,
+            StudyItem.is_attention_check.is_(True),
+        )
+    )
+    checks = session.scalar(
+        select(func.count()).where(
+            StudyItem.study_id == study.id, StudyItem.is_attention_check.is_(True)
+        )
+    )
+    if (missing := wanted + seen - checks) > 0:
+        add_items(
+            session,
+            study_id=study.id,
+            items=attention_items(study.kind, study.criteria, count=missing, rng=random.Random(seed)),
+        )
+    return give_share(
+        session, study_id=study.id, rater_id=rater_id, regular=share, checks=wanted, seed=seed
+    )

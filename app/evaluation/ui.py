@@ -104,7 +104,7 @@ def build_eval_demo(*, session_factory: sessionmaker[Session], secret: bytes = b
             note = ""
             if invite:
                 try:
-                    current, _ = service.redeem(invite=invite)
+                    current, _ = service.redeem(invite=invite, current=current)
                 except StorageError as error:
                     note = f"**{error}**"
             return (current, *_render(service, current, note))
@@ -194,9 +194,20 @@ def _render(
             *hidden_radios,
             note,
         )
-    study_id = studies[0][0]
-    item = service.current_item(token, study_id=study_id)
     views = (gr.update(visible=False), gr.update(visible=True), gr.update(visible=is_admin))
+    study_id, item, closed = studies[0][0], None, ""
+    for candidate, _ in studies:  # the first study with work left
+        try:
+            item = service.current_item(token, study_id=candidate)
+        except StorageError as error:  # a closed study
+            closed = closed or str(error)
+            continue
+        if item is not None:
+            study_id = candidate
+            break
+    if item is None and closed:
+        return (*views, None, None, 0.0, "## Thank you!", "", closed.capitalize() + ".",
+                *hidden_radios, note)
     if item is None:
         return (
             *views,

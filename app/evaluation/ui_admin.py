@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.evaluation.cli import DEFAULT_PREMISES
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
 from app.evaluation.service import EvalService
+from app.evaluation.status import format_status
 from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items, read_premises
 from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
 from storage import (
@@ -54,6 +55,16 @@ def build_admin_tab(
             )
             frames = [gr.Dataframe(label=name.replace("_", " ").capitalize()) for name in TABLES]
             files = gr.Files(label="Exports: summary and raw ratings, CSV and JSONL")
+        with gr.Tab("Study status", elem_id="status-tab"):
+            with gr.Row():
+                status_study = gr.Number(label="Study id", value=1, precision=0, elem_id="status-study")
+                status_button = gr.Button("Show status", variant="primary", elem_id="show-status")
+                close_button = gr.Button("Close study", elem_id="close-study")
+                reopen_button = gr.Button("Reopen study", elem_id="reopen-study")
+            status_text = gr.Markdown(elem_id="status-text")
+            status_raters = gr.Dataframe(label="Raters: progress, pace, attention checks, flags")
+            status_open = gr.Dataframe(label="Items with fewer than k answers")
+            status_agreement = gr.Dataframe(label="Agreement so far")
         with gr.Tab("Create study"):
             name = gr.Textbox(label="Name")
             kind = gr.Dropdown(list(STUDY_KINDS), value="pairwise", label="Kind")
@@ -152,6 +163,31 @@ def build_admin_tab(
         except StorageError as error:
             return str(error)
 
+    def show_status(current, study, close: bool | None = None) -> tuple[Any, ...]:
+        """The study's progress; with `close` True or False, close or reopen it first."""
+        try:
+            if close is None:
+                state = service.status(current, study_id=int(study))
+            else:
+                state = service.set_closed(current, study_id=int(study), closed=close)
+        except (StorageError, ValueError, TypeError) as error:
+            return (f"**{error}**", None, None, None)
+        tables = state.tables()
+        return (
+            f"```\n{format_status(state)}\n```",
+            pd.DataFrame(tables["raters"]),
+            pd.DataFrame(tables["under_k"], columns=["item", "answers", "holders"]),
+            pd.DataFrame(tables["agreement"]),
+        )
+
+    status_outputs = [status_text, status_raters, status_open, status_agreement]
+    status_button.click(show_status, [token, status_study], status_outputs, api_name="study_status")
+    close_button.click(
+        lambda t, s: show_status(t, s, True), [token, status_study], status_outputs, api_name=False
+    )
+    reopen_button.click(
+        lambda t, s: show_status(t, s, False), [token, status_study], status_outputs, api_name=False
+    )
     show_button.click(
         show_results,
         [token, study_id, accuracy, seconds, exclude],

@@ -1,7 +1,8 @@
 """CNTRL training examples: (story so far, keywords, ranked facts) -> next sentence.
 
 For sentence i of a story the generator example holds the sentences before it, the
-sentence's keyword (the Plan-and-Write storyline keyword, else RAKE), knowledge
+sentence's keyword (the Plan-and-Write storyline keyword where the sentence uses it, else
+RAKE), knowledge
 retrieved for it and ranked against the story as the product would, and sentence i as
 the only target. Facts that share a content lemma with the gold sentence are put in
 often, so the generator learns to use knowledge; sometimes every fact is dropped, so it
@@ -86,10 +87,19 @@ def content_lemmas(text: str) -> set[str]:
 
 
 def sentence_keywords(story: Story, index: int) -> list[str]:
-    """The storyline keyword of sentence `index`, or RAKE's best word where there is none."""
-    if story.keywords and index < len(story.keywords):
+    """The keyword sentence `index` is trained to carry: one the sentence itself uses.
+
+    The Plan-and-Write storyline keyword is kept when the sentence mentions it (or an
+    inflection of it); about three in ten do not (the storyline was extracted before the
+    text was edited), and a generator trained on those learns that a keyword is optional.
+    Those sentences, and stories without a storyline, get RAKE's best word of the sentence.
+    """
+    from engine.inflect import mentions
+
+    sentence = story.sentences[index]
+    if story.keywords and index < len(story.keywords) and mentions(sentence, story.keywords[index]):
         return [story.keywords[index]]
-    return extract_keywords(story.sentences[index], top_k=1, single_words=True) or []
+    return extract_keywords(sentence, top_k=1, single_words=True) or []
 
 
 def choose_facts(target: str, ranked: list[str], retrieved: list[str], rng: random.Random, config: DataConfig) -> list[str]:

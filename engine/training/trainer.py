@@ -57,6 +57,7 @@ class TrainConfig:
     max_minutes: float | None = None
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     seed: int = 0
+    init_adapter: str | None = None  # start LoRA from this peft adapter folder instead of fresh weights
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> TrainConfig:
@@ -116,12 +117,16 @@ def mixed_precision_mode(requested: str) -> str:
 
 def wrap_model(model, config: TrainConfig):
     """The model with LoRA adapters on every projection (or all weights trainable with `full`)."""
+    if config.full and config.init_adapter:
+        raise ValueError("--init-adapter starts LoRA training; it cannot be combined with --full")
     if config.full:
         for p in model.parameters():
             p.requires_grad_(True)
         return model
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
 
+    if config.init_adapter:
+        return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     targets = [t for t in LORA_TARGETS if t in present] or ["c_attn", "c_proj"]
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,

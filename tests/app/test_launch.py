@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.auth import checker, read_auth_file
+from app.auth import add_user, checker, database_checker, import_auth_file, read_auth_file
 from app.cli import build_parser, main
 from app.engine_handle import EngineHandle
 from app.errors import AppError
@@ -46,15 +46,32 @@ def test_a_failed_load_is_reported_not_raised():
         handle.get()
 
 
-def test_users_add_writes_a_hash_that_logs_in(tmp_path, monkeypatch, capsys):
-    path = tmp_path / "users.auth"
+def test_users_add_creates_a_database_account_that_logs_in(tmp_path, monkeypatch):
+    from app.store import Store
+
+    url = f"sqlite:///{tmp_path / 'stories.db'}"
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
-    assert main(["--auth-file", str(path), "users", "add", "alice", "--password-stdin"]) == 0
-    check = checker(read_auth_file(path))
+    assert main(["--database-url", url, "users", "add", "alice", "--password-stdin"]) == 0
+    check = database_checker(Store.open(url).factory)
     assert check("alice", "s3cret") and not check("alice", "wrong") and not check("eve", "s3cret")
-    assert oct(path.stat().st_mode)[-3:] == "600"
-    assert main(["users", "add", "bob", "--password-stdin"]) == 2
-    assert "--auth-file" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("rate-only\n"))
+    assert main(["--database-url", url, "users", "add", "rita", "--role", "rater", "--password-stdin"]) == 0
+    assert not check("rita", "rate-only")  # raters use the evaluation pages, not the editor
+
+
+def test_an_old_auth_file_is_imported_once_and_keeps_its_passwords(tmp_path, monkeypatch):
+    from app.store import Store
+
+    path, url = tmp_path / "users.auth", f"sqlite:///{tmp_path / 'stories.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
+    assert main(["--database-url", url, "--auth-file", str(path), "users", "add", "bob", "--password-stdin"]) == 0
+    assert checker(read_auth_file(path))("bob", "s3cret") and oct(path.stat().st_mode)[-3:] == "600"
+    add_user(path, "carol", "c-pass")  # written by an older version: no database account yet
+    factory = Store.open(url).factory
+    assert import_auth_file(factory, path) == ["carol"]
+    assert import_auth_file(factory, path) == []  # a second start adds nothing
+    check = database_checker(factory)
+    assert check("carol", "c-pass") and check("bob", "s3cret") and not check("carol", "s3cret")
 
 
 def test_defaults_and_engine_flags():

@@ -28,6 +28,18 @@ def test_tiny_model_trains_30_steps_and_its_loss_falls(tmp_path, full, ratio):
     assert (tmp_path / "run" / "checkpoint" / "state.json").is_file()
 
 
+def test_training_can_start_from_a_saved_adapter(tmp_path):
+    """A second run from the first run's adapter begins where the first ended, not at the fresh loss."""
+    first, _ = train(micro_batch_size=2, steps=30, out_dir=str(tmp_path / "a"))
+    again, _ = train(micro_batch_size=2, steps=5, out_dir=str(tmp_path / "b"),
+                     init_adapter=str(tmp_path / "a" / "run" / "adapter"))
+    assert again[0] < first[0]
+    assert abs(again[0] - sum(first[-3:]) / 3) < abs(again[0] - first[0])
+    with pytest.raises(ValueError, match="cannot be combined"):
+        train(micro_batch_size=2, steps=1, out_dir=str(tmp_path / "c"), full=True,
+              init_adapter=str(tmp_path / "a" / "run" / "adapter"))
+
+
 def test_resume_reproduces_the_uninterrupted_losses(tmp_path):
     whole, _ = train(micro_batch_size=2, steps=12, out_dir=str(tmp_path / "a"), until=12)
     first, _ = train(micro_batch_size=2, steps=12, out_dir=str(tmp_path / "b"), until=7)

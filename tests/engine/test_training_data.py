@@ -13,6 +13,7 @@ from engine.training.data import (
     Example,
     choose_facts,
     encode,
+    sentence_keywords,
     split_validation,
     story_examples,
 )
@@ -83,6 +84,16 @@ def test_story_examples_carry_keywords_context_and_facts():
     assert 1 <= len(sentence_ex[1].facts) <= 2 and set(sentence_ex[1].facts) <= {f.sentence for f in facts}
     assert [e.facts for e in sentence_ex if e is not sentence_ex[1]] == [(), (), ()]
     assert [e.target for e in keyword_ex] == ["friend", "battery", "back", "phone"]
+
+
+def test_a_storyline_keyword_the_sentence_does_not_use_is_replaced_by_one_it_does():
+    story = Story(("Ann wanted cookies.", "She burned the chocolate cookies badly.", "Her dog barked."),
+                  ("cookies", "oven", "bark"), "t", "test")
+    replaced = sentence_keywords(story, 1)
+    assert replaced and replaced != ["oven"] and replaced[0].lower() in story.sentences[1].lower()
+    assert sentence_keywords(story, 2) == ["bark"]  # an inflection of a word the sentence uses counts
+    bare = Story(story.sentences, (), "t", "test")
+    assert sentence_keywords(bare, 1)[0].lower() in story.sentences[1].lower()
 
 
 def test_choose_facts_drops_all_or_adds_a_gold_sharing_fact():

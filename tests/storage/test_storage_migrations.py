@@ -45,15 +45,15 @@ def test_autogenerate_finds_no_difference(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine=engine, revision="m001_initial") == "m001_initial"
     assert _diff(engine), "the comparison must see the tables m002 adds"
-    assert upgrade(engine=engine) == head_revision() == "m002_studies"
+    assert upgrade(engine=engine) == head_revision() == "m003_accounts_leases"
     assert _diff(engine) == []
     engine.dispose()
 
 
 def test_upgrade_from_first_revision_keeps_data(db_url):
+    """Stories written, the schema taken down to m001 (as an old install has it), then up to head."""
     engine = make_engine(db_url)
-    upgrade(engine=engine, revision="m001_initial")
-    assert "ratings" not in inspect(engine).get_table_names()
+    upgrade(engine=engine)
     factory = make_sessionmaker(engine)
     with factory.begin() as session:
         ann = create_user(session, name="ann", password="secret").id
@@ -71,8 +71,11 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
         story_id = story.id
     with factory() as session:
         before = load_story(session, user_id=ann, story_id=story_id)
+    assert downgrade(engine=engine, revision="m001_initial") == "m001_initial"
+    assert "ratings" not in inspect(engine).get_table_names()
+    assert "disabled_at" not in {c["name"] for c in inspect(engine).get_columns("users")}
 
-    assert upgrade(engine=engine) == "m002_studies"
+    assert upgrade(engine=engine) == "m003_accounts_leases"
     with factory.begin() as session:
         after = load_story(session, user_id=ann, story_id=story_id)
         assert after == before and after.text == "Uno."
@@ -87,12 +90,44 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     engine.dispose()
 
 
+def test_upgrade_from_studies_keeps_accounts_studies_and_ratings(db_url):
+    """m002 -> m003 adds the disabled, closed and released columns without touching any row."""
+    engine = make_engine(db_url)
+    upgrade(engine=engine, revision="m002_studies")
+    assert "closed_at" not in {c["name"] for c in inspect(engine).get_columns("studies")}
+    when = "'2026-11-30 10:00:00+00:00'"
+    with engine.begin() as connection:  # rows written as the m002 schema had them
+        for statement in (
+            f"INSERT INTO users (id, name, role, password_hash, created_at) VALUES (1, 'ann', 'rater', NULL, {when})",
+            "INSERT INTO studies (id, owner_id, name, kind, criteria, overlap_k, instructions, attention_rate, "
+            f"settings, created_at) VALUES (1, NULL, 'S', 'control', '[\"follows\"]', 1, '', 0.0, '{{}}', {when})",
+            "INSERT INTO study_items (id, study_id, ordinal, payload, hidden, is_attention_check, expected, "
+            f"created_at) VALUES (1, 1, 1, '{{}}', '{{}}', false, NULL, {when})",
+            "INSERT INTO assignments (id, study_id, item_id, rater_id, order_index, time_spent_ms, assigned_at, "
+            f"completed_at) VALUES (1, 1, 1, 1, 1, 0, {when}, NULL)",
+        ):
+            connection.exec_driver_sql(statement)
+    assert upgrade(engine=engine) == "m003_accounts_leases"
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        assert submit_rating(session, rater_id=1, item_id=1, criterion="follows", value="yes").id
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT a.released_at, a.completed_at, s.closed_at, u.disabled_at, u.name FROM assignments a "
+            "JOIN studies s ON s.id = a.study_id JOIN users u ON u.id = a.rater_id"
+        ).one()
+    assert row[0] is None and row[1] is not None and row[2] is None and row[3] is None and row[4] == "ann"
+    assert downgrade(engine=engine, revision="m002_studies") == "m002_studies"
+    assert "released_at" not in {c["name"] for c in inspect(engine).get_columns("assignments")}
+    engine.dispose()
+
+
 def test_downgrade_and_upgrade_again(db_url):
     engine = make_engine(db_url)
     upgrade(engine=engine)
     assert downgrade(engine=engine, revision="base") == "base"
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine=engine) == "m002_studies"
+    assert upgrade(engine=engine) == "m003_accounts_leases"
     engine.dispose()
 
 
@@ -100,7 +135,7 @@ def test_command_line_upgrades_the_given_database(tmp_path):
     db = tmp_path / "cli.db"
     run = [sys.executable, "-m", "storage", "--db", f"sqlite:///{db}"]
     up = subprocess.run([*run, "upgrade"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "at m002_studies" in up.stdout
+    assert "at m003_accounts_leases" in up.stdout
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
     assert {"nodes", "ratings"} <= set(inspect(engine).get_table_names())

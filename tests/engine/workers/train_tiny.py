@@ -28,7 +28,7 @@ def tiny_examples():
 
 
 def train(micro_batch_size: int, steps: int = 12, out_dir: str | None = None, until: int | None = None, resume=False,
-          full: bool = False):
+          full: bool = False, init_adapter: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -46,7 +46,7 @@ def train(micro_batch_size: int, steps: int = 12, out_dir: str | None = None, un
     encoded = [encode(tokenizer, e, max_tokens=64) for e in tiny_examples()]
     config = TrainConfig.from_name("tiny", batch_size=4, micro_batch_size=micro_batch_size, max_steps=steps,
                                    eval_every=1000, save_every=5, lora_dropout=0.0 if until is None else 0.1,
-                                   full=full, **({"lr": 3e-3} if full else {}))
+                                   full=full, init_adapter=init_adapter, **({"lr": 3e-3} if full else {}))
     trainer = Trainer(model, tokenizer, encoded[:40], encoded[40:], config=config, out_dir=work / "run", progress=False)
     if resume:
         trainer.resume()
