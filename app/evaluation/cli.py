@@ -132,10 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(engine=engine)
         factory = make_sessionmaker(engine)
         if args.command == "serve":
+            from app.cli import eval_secret
             from app.evaluation.ui import build_eval_demo
+            from storage.config import data_dir
 
-            build_eval_demo(session_factory=factory).launch(
-                server_name=args.host, server_port=args.port
+            print(f"evaluation pages on http://{args.host}:{args.port}/", flush=True)
+            build_eval_demo(session_factory=factory, secret=eval_secret(data_dir())).launch(
+                server_name=args.host, server_port=args.port, quiet=True
             )
             return 0
         handler = {

@@ -45,7 +45,7 @@ def build_admin_tab(
                 seconds = gr.Number(label="Min. median seconds per item", value=0)
                 exclude = gr.Checkbox(label="Exclude flagged raters")
             show_button = gr.Button("Show results", variant="primary", elem_id="show-results")
-            status = gr.Markdown()
+            status = gr.Markdown(elem_id="results-note")
             plot = gr.BarPlot(
                 x="label",
                 y="value",
@@ -53,8 +53,13 @@ def build_admin_tab(
                 label="Scores by system",
                 elem_id="results-plot",
             )
-            frames = [gr.Dataframe(label=name.replace("_", " ").capitalize()) for name in TABLES]
-            files = gr.Files(label="Exports: summary and raw ratings, CSV and JSONL")
+            frames = [
+                gr.Dataframe(label=name.replace("_", " ").capitalize(), elem_id=f"results-{name}")
+                for name in TABLES
+            ]
+            files = gr.Files(
+                label="Exports: summary and raw ratings, CSV and JSONL", elem_id="results-files"
+            )
         with gr.Tab("Study status", elem_id="status-tab"):
             with gr.Row():
                 status_study = gr.Number(label="Study id", value=1, precision=0, elem_id="status-study")
@@ -66,26 +71,26 @@ def build_admin_tab(
             status_open = gr.Dataframe(label="Items with fewer than k answers")
             status_agreement = gr.Dataframe(label="Agreement so far")
         with gr.Tab("Create study"):
-            name = gr.Textbox(label="Name")
+            name = gr.Textbox(label="Name", elem_id="create-name")
             kind = gr.Dropdown(list(STUDY_KINDS), value="pairwise", label="Kind")
             criteria = gr.Textbox(label="Criteria (comma-separated; empty: defaults)")
             systems = gr.CheckboxGroup(list(SYSTEM_NAMES), value=["full", "plain"], label="Systems")
             premises = gr.Textbox(label="Premises file", value=DEFAULT_PREMISES)
             with gr.Row():
-                limit = gr.Number(label="Premises", value=10, precision=0)
-                sentences = gr.Number(label="Sentences", value=4, precision=0)
-                overlap = gr.Number(label="Raters per item (k)", value=3, precision=0)
-                rate = gr.Slider(0, 0.5, value=0.1, step=0.05, label="Attention-check rate")
-            model = gr.Textbox(label="Model", value="default")
+                limit = gr.Number(label="Premises", value=10, precision=0, elem_id="create-limit")
+                sentences = gr.Number(label="Sentences", value=4, precision=0, elem_id="create-sentences")
+                overlap = gr.Number(label="Raters per item (k)", value=3, precision=0, elem_id="create-k")
+                rate = gr.Slider(0, 0.5, value=0.1, step=0.05, label="Attention-check rate", elem_id="create-rate")
+            model = gr.Textbox(label="Model", value="default", elem_id="create-model")
             other = gr.Textbox(label="Other model (for the 'model' system)")
             raters = gr.Textbox(label="Rater names (comma-separated)")
-            create_button = gr.Button("Generate and create", variant="primary")
-            created = gr.Markdown()
+            create_button = gr.Button("Generate and create", variant="primary", elem_id="create-study")
+            created = gr.Markdown(elem_id="created")
         with gr.Tab("Invite raters"):
-            invite_study = gr.Number(label="Study id", value=1, precision=0)
-            invite_count = gr.Number(label="How many links", value=1, precision=0)
-            invite_button = gr.Button("Make one-time links")
-            links = gr.Textbox(label="Links (valid 7 days)", lines=4)
+            invite_study = gr.Number(label="Study id", value=1, precision=0, elem_id="invite-study")
+            invite_count = gr.Number(label="How many links", value=1, precision=0, elem_id="invite-count")
+            invite_button = gr.Button("Make one-time links", elem_id="make-invites")
+            links = gr.Textbox(label="Links (valid 7 days)", lines=4, elem_id="invite-links")
 
     def show_results(current, study, min_accuracy, min_seconds, drop) -> tuple[Any, ...]:
         """Tables, a plot and export files of one study, for admins only."""
@@ -128,9 +133,10 @@ def build_admin_tab(
     ) -> str:
         """Generate and create a study (admins only); the progress bar follows tqdm."""
         try:
-            service.require_admin(current)
+            admin = service.require_admin(current)
             return _create_study(
                 service,
+                admin.user_id,
                 name_,
                 kind_,
                 criteria_,
@@ -147,20 +153,22 @@ def build_admin_tab(
         except (StorageError, ValueError, OSError) as error:
             return f"**{error}**"
 
-    def invite(current, study, count) -> str:
+    def invite(current, study, count, request: gr.Request) -> str:
+        """One-time links to this page (the address the admin is using), valid 7 days."""
+        page = (request.headers.get("referer") or "").split("?", 1)[0] if request else ""
         try:
             service.require_admin(current)
             return "\n".join(
                 run_in_transaction(
                     session_factory,
                     lambda s: [
-                        "?invite="
+                        f"{page}?invite="
                         + create_invite(s, study_id=int(study), expires_in=timedelta(days=7))[1]
                         for _ in range(max(1, min(int(count), 500)))
                     ],
                 )
             )
-        except StorageError as error:
+        except (StorageError, ValueError, TypeError) as error:
             return str(error)
 
     def show_status(current, study, close: bool | None = None) -> tuple[Any, ...]:
@@ -250,6 +258,7 @@ def _exports(study_id: int, summary: list[dict], raw: list[dict]) -> list[str]:
 
 def _create_study(
     service: EvalService,
+    owner_id: int,
     name,
     kind,
     criteria,
@@ -278,7 +287,11 @@ def _create_study(
 
     def write(session: Session) -> int:
         study = create_study_with_items(
-            session, spec=spec, stories=stories, settings={"source": "generated", "model": model}
+            session,
+            spec=spec,
+            stories=stories,
+            owner_id=owner_id,
+            settings={"source": "generated", "model": model},
         )
         if names:
             assign_raters(
