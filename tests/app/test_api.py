@@ -8,7 +8,8 @@ import threading
 import pytest
 from gradio_client import Client
 
-from app.auth import add_user, checker, read_auth_file
+from app.auth import add_user, database_checker, import_auth_file, read_auth_file
+from storage import create_user
 from tests.app.helpers import served
 
 
@@ -71,12 +72,14 @@ def test_two_concurrent_writes_from_two_windows_keep_one_chain(client, fake):
     assert nodes[1]["parent"] == nodes[0]["ref"]
 
 
-def test_with_an_auth_file_each_user_sees_only_their_own_stories(tmp_path, fake, store):
+def test_with_logins_each_user_sees_only_their_own_stories(tmp_path, fake, store):
+    """Alice's account comes from an older auth file, Bob's from the database; both log in."""
     path = tmp_path / "users.auth"
     add_user(path, "alice", "pw-alice")
-    add_user(path, "bob", "pw-bob")
-    assert "pw-alice" not in path.read_text() and set(read_auth_file(path)) == {"alice", "bob"}
-    with served(fake, store, auth=checker(read_auth_file(path))) as server:
+    assert "pw-alice" not in path.read_text() and set(read_auth_file(path)) == {"alice"}
+    assert import_auth_file(store.factory, path) == ["alice"]
+    store.run(lambda s: create_user(s, name="bob", password="pw-bob", role="writer"))
+    with served(fake, store, auth=database_checker(store.factory)) as server:
         with pytest.raises(ValueError, match="Could not login"):
             Client(server.url, auth=("alice", "wrong"), verbose=False)
         alice = Client(server.url, auth=("alice", "pw-alice"), verbose=False)
