@@ -123,6 +123,13 @@ def test_a_pairwise_study_from_admin_page_to_results(site, browser, tmp_path):
         context.close()
     assert sum(answered) == 8 + 3  # 4 items x k=2, and one attention check each
 
+    _fill(admin, "invite-count", "1")  # a fourth invitee finds every item with its 2 raters
+    admin.locator("#make-invites").click()
+    expect(admin.locator("#invite-links textarea")).not_to_have_value("\n".join(links), timeout=20000)
+    late = browser.new_context().new_page()
+    late.goto(admin.locator("#invite-links textarea").input_value().strip())
+    expect(late.locator("#eval-message")).to_contain_text("is full", timeout=30000)
+
     admin.get_by_role("tab", name="Results").click()
     _fill(admin, "results-study", "1")
     admin.locator("#show-results").click()
