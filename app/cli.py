@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
     parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
+    parser.add_argument("--load-wait", type=float, default=30.0, help="seconds a request made while the model "
+                        "loads waits for it before answering 'still loading' (default 30; 0: answer at once)")
     add_sampling_args(parser)
     add_loading_args(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -87,6 +89,8 @@ def serve(args: argparse.Namespace) -> int:
     from fastapi import FastAPI
 
     from app.auth import database_checker, import_auth_file
+    from app.engine_handle import EngineHandle
+    from app.health import add_health_routes
     from app.store import Store
     from app.ui import build_demo
     from engine.cli_write import params_from_args
@@ -101,8 +105,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"imported {len(added)} accounts from {args.auth_file}" if added else
               f"{args.auth_file}: every user already has an account", flush=True)
     auth = database_checker(store.factory) if args.login or args.auth_file else None
-    demo = build_demo(engine_for(args), store, defaults=params_from_args(args))
+    handle = EngineHandle.of(engine_for(args))
+    handle.wait_s = args.load_wait
+    demo = build_demo(handle, store, defaults=params_from_args(args))
     server = FastAPI()
+    add_health_routes(server, handle, store.factory)
     if not args.no_eval:
         from app.evaluation.ui import build_eval_demo
 

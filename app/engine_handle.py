@@ -21,7 +21,11 @@ class EngineHandle:
         self._error: str | None = None
         self._started = time.monotonic()
         self._ready_after_s: float | None = 0.0 if engine is not None else None
+        self._settled = threading.Event()  # set once loading has finished, well or badly
+        if engine is not None:
+            self._settled.set()
         self.description = description or getattr(engine, "model_id", "")
+        self.wait_s = 0.0  # how long a call made while loading waits for the model before refusing
 
     @classmethod
     def of(cls, engine: Any) -> EngineHandle:
@@ -41,16 +45,25 @@ class EngineHandle:
         except Exception as error:  # reported on the page; the server keeps serving stories
             log.exception("model loading failed")
             self._error = f"{type(error).__name__}: {error}"
+            self._settled.set()
             return
         self._ready_after_s = time.monotonic() - self._started
         self._engine = engine
+        self._settled.set()
         log.info("model ready after %.1f s", self._ready_after_s)
 
     @property
     def ready(self) -> bool:
         return self._engine is not None
 
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
     def get(self) -> Any:
+        """The engine; while it loads, wait up to `wait_s`, then refuse with how long it has taken."""
+        if self._engine is None and self.wait_s > 0:
+            self._settled.wait(self.wait_s)
         if self._engine is not None:
             return self._engine
         if self._error:

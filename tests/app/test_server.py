@@ -44,3 +44,6 @@ def test_the_server_needs_a_login_and_serves_the_evaluation_pages(running_app):
     assert "Then the car" in client.predict(story, "car", api_name="/write_next")
     assert urllib.request.urlopen(f"{url}eval/", timeout=10).status == 200
     assert (data / "eval-secret").stat().st_mode & 0o777 == 0o600
+    for probe in ("healthz", "readyz"):  # no login needed: load balancers and scripts poll them
+        with urllib.request.urlopen(f"{url}{probe}", timeout=10) as answer:
+            assert answer.status == 200 and b'"status"' in answer.read()

@@ -1,0 +1,43 @@
+"""Liveness and readiness for scripts and load balancers.
+
+`GET /healthz` answers 200 whenever the process serves HTTP. `GET /readyz` answers 200 once
+the model is loaded and the database answers, and 503 with the loading status before that
+(or when loading failed, or the database is down), so a script can wait for 200 instead of
+meeting "the model is still loading" errors.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.engine_handle import EngineHandle
+from storage.errors import one_line
+
+
+def database_answers(factory) -> str | None:
+    """None when `SELECT 1` works, else the error in one line."""
+    try:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means not ready; the reason is reported
+        return one_line(error)
+    return None
+
+
+def add_health_routes(server: FastAPI, handle: EngineHandle, factory) -> None:
+    """Register /healthz and /readyz on `server` (before Gradio is mounted at /)."""
+
+    @server.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "up"}
+
+    @server.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        database = database_answers(factory)
+        model = handle.status().replace("**", "")
+        if handle.ready and database is None:
+            return JSONResponse({"status": "ready", "model": model}, status_code=200)
+        state = "failed" if handle.failed else ("loading" if not handle.ready else "database unavailable")
+        return JSONResponse({"status": state, "model": model, "database": database or "ok"}, status_code=503)
