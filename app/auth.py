@@ -7,12 +7,19 @@ earlier versions wrote, is imported once at start-up, hashes and all, so nobody 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from storage.throttle import LoginPolicy
 
 _hasher = PasswordHasher()
 MAX_NAME = 100
@@ -66,22 +73,88 @@ def checker(users: dict[str, str]) -> Callable[[str, str], bool]:
 EDITOR_ROLES = ("writer", "admin")
 
 
-def database_checker(factory, *, roles: tuple[str, ...] = EDITOR_ROLES) -> Callable[[str, str], bool]:
-    """A Gradio `auth=` callable that checks the database's accounts (disabled ones refused)."""
-    from storage import StorageError, authenticate, run_in_transaction
-
-    def check(name: str, password: str) -> bool:
-        try:
-            user = run_in_transaction(factory, lambda s: authenticate(s, name=name, password=password))
-        except StorageError:
-            return False
-        return user.role in roles
-    return check
-
-
 def import_auth_file(factory, path: str | os.PathLike) -> list[str]:
     """Accounts for the auth file's names that have none yet; returns the names added."""
     from storage import import_password_hashes, run_in_transaction
 
     hashes = read_auth_file(path)
     return run_in_transaction(factory, lambda s: import_password_hashes(s, hashes, role="writer"))
+
+
+CLIENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("login_client", default=None)
+
+
+@dataclass
+class LoginGate:
+    """Password checks behind the database's throttle (`storage.throttle`): slowed, then locked."""
+
+    factory: Any
+    policy: LoginPolicy = field(default_factory=LoginPolicy)
+
+    def delay_for(self, name: str, client: str | None) -> float:
+        """Seconds to wait before checking this attempt; `LockedOut` while locked."""
+        from storage import run_in_transaction
+        from storage.throttle import check_allowed
+
+        return run_in_transaction(
+            self.factory, lambda s: check_allowed(s, name=name, client=client, policy=self.policy)
+        )
+
+    def verify(self, name: str, password: str, client: str | None):
+        """The user, or `PermissionDenied`; a failure is counted, a success clears the name's count."""
+        from storage import PermissionDenied, authenticate, run_in_transaction
+        from storage.throttle import record_failure, record_success
+
+        try:
+            user = run_in_transaction(self.factory, lambda s: authenticate(s, name=name, password=password))
+        except PermissionDenied:
+            run_in_transaction(
+                self.factory, lambda s: record_failure(s, name=name, client=client, policy=self.policy)
+            )
+            raise
+        run_in_transaction(self.factory, lambda s: record_success(s, name=name))
+        return user
+
+    def login(self, name: str, password: str, client: str | None = None):
+        """Wait the throttle's delay, then check (for code that runs in a worker thread)."""
+        time.sleep(self.delay_for(name, client))
+        return self.verify(name, password, client)
+
+
+def database_checker(factory, *, roles: tuple[str, ...] = EDITOR_ROLES, policy: LoginPolicy | None = None):
+    """A Gradio `auth=` coroutine over the database's accounts, throttled per name and per client.
+
+    A locked name or client gets HTTP 429 with a message that says how long the lock lasts
+    (and a Retry-After header); the delay before slowed answers does not block the server.
+    """
+    from fastapi import HTTPException
+
+    from storage import StorageError
+    from storage.throttle import LockedOut
+
+    gate = LoginGate(factory, policy or LoginPolicy())
+
+    async def check(name: str, password: str) -> bool:
+        client = CLIENT.get()
+        try:
+            await asyncio.sleep(await asyncio.to_thread(gate.delay_for, name, client))
+            user = await asyncio.to_thread(gate.verify, name, password, client)
+        except LockedOut as error:
+            raise HTTPException(status_code=429, detail=str(error),
+                                headers={"Retry-After": str(error.retry_after_s)}) from None
+        except StorageError:
+            return False
+        return user.role in roles
+    return check
+
+
+def remember_client(server) -> None:
+    """Middleware that makes each request's client address visible to the login check."""
+
+    @server.middleware("http")
+    async def client_address(request, call_next):
+        token = CLIENT.set(request.client.host if request.client else None)
+        try:
+            return await call_next(request)
+        finally:
+            CLIENT.reset(token)

@@ -88,7 +88,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
     from fastapi import FastAPI
 
-    from app.auth import database_checker, import_auth_file
+    from app.auth import database_checker, import_auth_file, remember_client
     from app.engine_handle import EngineHandle
     from app.health import add_health_routes
     from app.store import Store
@@ -109,13 +109,15 @@ def serve(args: argparse.Namespace) -> int:
     handle.wait_s = args.load_wait
     demo = build_demo(handle, store, defaults=params_from_args(args))
     server = FastAPI()
+    remember_client(server)  # the login throttle counts failures per client address too
     add_health_routes(server, handle, store.factory)
     if not args.no_eval:
         from app.evaluation.ui import build_eval_demo
 
         eval_demo = build_eval_demo(session_factory=store.factory, secret=eval_secret(folder))
         gr.mount_gradio_app(server, eval_demo, path="/eval")
-    gr.mount_gradio_app(server, demo, path="", auth=auth, css=demo.css)
+    gr.mount_gradio_app(server, demo, path="", auth=auth, css=demo.css,
+                        auth_message="After 10 failed logins for one name, that name is refused for 60 seconds.")
     print(f"CNTRL Studio on http://{args.host}:{args.port}/" + ("" if args.no_eval else
           f"  (evaluation pages: http://{args.host}:{args.port}/eval/)"), flush=True)
     uvicorn.run(server, host=args.host, port=args.port, log_level="warning")

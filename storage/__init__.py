@@ -52,6 +52,7 @@ from storage.study_admin import (
     study_ratings,
 )
 from storage.study_models import Assignment, Invite, Rating, RatingRevision, Study, StudyItem
+from storage.throttle import LockedOut, LoginPolicy
 from storage.tree import children
 from storage.users import (
     authenticate,
@@ -66,6 +67,8 @@ from storage.users import (
 )
 
 __all__ = [
+    "LockedOut",
+    "LoginPolicy",
     "Assignment",
     "Base",
     "Conflict",

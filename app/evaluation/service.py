@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import LoginGate
 from app.evaluation.results import QualityRules, StudyResults, study_results
 from app.evaluation.status import StudyStatus, study_status
 from app.evaluation.studies import assign_share
@@ -30,7 +31,6 @@ from storage import (
     RaterItem,
     Rating,
     Study,
-    authenticate,
     get_study,
     get_user,
     next_item,
@@ -90,11 +90,14 @@ class EvalService:
             raise PermissionDenied("please log in again")
         return Identity(int(data["u"]), str(data["r"]))
 
-    def login(self, *, name: str, password: str) -> str:
-        """Check a name and password; returns an identity token."""
-        user = run_in_transaction(
-            self.factory, lambda s: authenticate(s, name=name, password=password)
-        )
+    def login(self, *, name: str, password: str, client: str | None = None) -> str:
+        """Check a name and password behind the login throttle; returns an identity token.
+
+        Raises:
+            PermissionDenied: A wrong name or password.
+            LockedOut: Too many failures for this name or client; says for how long.
+        """
+        user = LoginGate(self.factory).login(name, password, client)
         return self.issue_token(Identity(user.id, user.role))
 
     def redeem(self, *, invite: str, current: str | None = None) -> tuple[str, int]:

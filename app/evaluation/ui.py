@@ -109,9 +109,10 @@ def build_eval_demo(*, session_factory: sessionmaker[Session], secret: bytes = b
                     note = f"**{error}**"
             return (current, *_render(service, current, note))
 
-        def log_in(user: str, secret_word: str) -> tuple[Any, ...]:
+        def log_in(user: str, secret_word: str, request: gr.Request) -> tuple[Any, ...]:
+            client = request.client.host if request and request.client else None
             try:
-                current = service.login(name=user, password=secret_word)
+                current = service.login(name=user, password=secret_word, client=client)
             except StorageError as error:
                 return (None, *_render(service, None, f"**{error}**"))
             return (current, *_render(service, current, ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import storage.study_models  # noqa: F401  (registers the evaluation tables)
+import storage.throttle  # noqa: F401  (registers the login-failure table)
 from storage.db import make_engine
 from storage.models import Base
 

@@ -33,6 +33,7 @@ def running_app(tmp_path):
     yield url, tmp_path
     process.terminate()
     process.wait(timeout=20)
+    (tmp_path / "server.log").write_text(process.stdout.read() if process.stdout else "")
 
 
 def test_the_server_needs_a_login_and_serves_the_evaluation_pages(running_app):
@@ -47,3 +48,27 @@ def test_the_server_needs_a_login_and_serves_the_evaluation_pages(running_app):
     for probe in ("healthz", "readyz"):  # no login needed: load balancers and scripts poll them
         with urllib.request.urlopen(f"{url}{probe}", timeout=10) as answer:
             assert answer.status == 200 and b'"status"' in answer.read()
+
+
+def test_ten_wrong_passwords_lock_the_name_even_for_the_right_one(running_app):
+    """Against the real process: slowed, then HTTP 429 that says why, and the lockout is logged."""
+    import json
+    import urllib.error
+    import urllib.parse
+
+    url, data = running_app
+
+    def attempt(password: str) -> tuple[int, str]:
+        body = urllib.parse.urlencode({"username": "alice", "password": password}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"{url}login", data=body), timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    started = time.monotonic()
+    codes = [attempt("wrong")[0] for _ in range(10)]
+    assert codes == [400] * 10 and time.monotonic() - started > 5  # the later failures were slowed
+    code, body = attempt("pw-alice")
+    assert code == 429 and "logins are refused for" in json.loads(body)["detail"]
+    assert attempt("pw-alice")[0] == 429  # still locked a moment later
