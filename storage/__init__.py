@@ -49,6 +49,7 @@ from storage.study_admin import (
     open_invites,
     rating_history,
     redeem_invite,
+    revoke_invites,
     study_ratings,
 )
 from storage.study_models import Assignment, Invite, Rating, RatingRevision, Study, StudyItem
@@ -133,6 +134,7 @@ __all__ = [
     "redeem_invite",
     "redo",
     "release_overdue",
+    "revoke_invites",
     "restore_story",
     "run_in_transaction",
     "set_closed",

@@ -94,6 +94,8 @@ def redeem_invite(session: Session, *, token: str, rater_id: int | None = None) 
     )
     if invite is None or invite.used_at is not None:
         raise PermissionDenied("this invite is unknown or was already used")
+    if invite.revoked_at is not None:
+        raise PermissionDenied("this invite was withdrawn by the study's admin")
     if invite.expires_at <= utcnow():
         raise PermissionDenied("this invite has expired")
     if get_study(session, invite.study_id).closed_at is not None:
@@ -145,12 +147,29 @@ def study_ratings(session: Session, *, study_id: int) -> list[RatingRecord]:
 
 
 def open_invites(session: Session, *, study_id: int) -> int:
-    """Invites of a study not yet used and not expired."""
+    """Invites of a study not yet used, withdrawn or expired."""
     return session.scalar(
         select(func.count()).where(
-            Invite.study_id == study_id, Invite.used_at.is_(None), Invite.expires_at > utcnow()
+            Invite.study_id == study_id,
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > utcnow(),
         )
     )
+
+
+def revoke_invites(session: Session, *, study_id: int, invite_ids: list[int] | None = None) -> int:
+    """Withdraw a study's unused invites (all, or the given ids); returns how many."""
+    study = get_study(session, study_id)
+    query = select(Invite).where(
+        Invite.study_id == study.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None)
+    )
+    if invite_ids is not None:
+        query = query.where(Invite.id.in_([validate.identifier(i, field="invite_id") for i in invite_ids]))
+    invites = list(session.scalars(query))
+    for invite in invites:
+        invite.revoked_at = utcnow()
+    return len(invites)
 
 
 def rating_history(session: Session, *, rating_id: int) -> list[RatingRevision]:

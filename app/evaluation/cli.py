@@ -32,6 +32,7 @@ from storage import (
     list_users,
     make_engine,
     make_sessionmaker,
+    revoke_invites,
     run_in_transaction,
     set_closed,
     set_disabled,
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--min-seconds", type=float, default=0.0)
     for verb, text in (("close", "stop a study: no new raters or answers"), ("reopen", "open a closed study")):
         sub.add_parser(verb, help=text).add_argument("--study", type=int, required=True)
+    revoke = sub.add_parser("revoke", help="withdraw a study's unused invites (all, or --invite ids)")
+    revoke.add_argument("--study", type=int, required=True)
+    revoke.add_argument("--invite", default="", help="comma-separated invite ids (default: all unused)")
     users = sub.add_parser("users", help="accounts of writers, raters and admins").add_subparsers(
         dest="users_command", required=True
     )
@@ -149,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "close": run_close,
             "reopen": run_close,
             "users": run_users,
+            "revoke": run_revoke,
         }[args.command]
         handler(factory=factory, args=args)
     except (StorageError, ValueError, SQLAlchemyError) as error:
@@ -235,14 +240,24 @@ def run_create(*, factory, args: argparse.Namespace) -> None:
 def run_invite(*, factory, args: argparse.Namespace) -> None:
     """Print invite links; only their hashes are stored."""
 
-    def work(session) -> list[str]:
-        return [
-            create_invite(session, study_id=args.study, expires_in=timedelta(days=args.days))[1]
+    def work(session) -> list[tuple[int, str]]:
+        made = [
+            create_invite(session, study_id=args.study, expires_in=timedelta(days=args.days))
             for _ in range(args.count)
         ]
+        return [(invite.id, token) for invite, token in made]
 
-    for token in run_in_transaction(factory, work):
-        print(f"{args.url}?invite={token}")
+    for invite_id, token in run_in_transaction(factory, work):
+        print(f"{args.url}?invite={token}  # invite {invite_id}")
+
+
+def run_revoke(*, factory, args: argparse.Namespace) -> None:
+    """Withdraw unused invites: a withdrawn link is refused even if someone kept it."""
+    ids = [int(i) for i in _names(args.invite)] if args.invite else None
+    count = run_in_transaction(
+        factory, lambda s: revoke_invites(s, study_id=args.study, invite_ids=ids)
+    )
+    print(f"withdrew {count} unused invites of study {args.study}")
 
 
 def run_results(*, factory, args: argparse.Namespace) -> None:

@@ -111,7 +111,7 @@ def test_a_study_keeps_working_when_one_of_its_stories_is_deleted(db_url, capsys
     assert main(["--db", db_url, "invite", "--study", "1"]) == 0
     token_link = capsys.readouterr().out.strip().splitlines()[-1]
     service = EvalService(factory=factory, secret=b"s")
-    token, study = service.redeem(invite=token_link.split("invite=")[1])
+    token, study = service.redeem(invite=token_link.split("invite=")[1].split()[0])
     seen = []
     while (item := service.current_item(token, study_id=study)) is not None:
         seen.append(item.payload["premise"])

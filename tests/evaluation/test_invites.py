@@ -200,3 +200,48 @@ def test_status_shows_progress_pace_flags_and_agreement(factory, people, service
     assert status.agreement and status.agreement[0]["raters"] == 3
     text = format_status(status)
     assert "4 of 4 have 2 answers" in text and "attention checks 0%" in text and "Krippendorff" in text
+
+
+def test_rater_tokens_are_signed_expire_and_die_with_a_disabled_account(factory, people, service, monkeypatch):
+    import time as clock
+
+    from storage import set_disabled
+
+    study = _study(factory, people, premises=2, k=1, rate=0.0)
+    token = service.redeem(invite=_invites(factory, study, 1)[0])[0]
+    assert service.current_item(token, study_id=study) is not None
+    with pytest.raises(PermissionDenied, match="log in again"):  # signed with another server's key
+        EvalService(factory=factory, secret=b"another-key").identify(token)
+    with pytest.raises(PermissionDenied, match="log in again"):
+        service.identify(token + "x")
+    now = clock.time()
+    monkeypatch.setattr(clock, "time", lambda: now + 31 * 86400)
+    with pytest.raises(PermissionDenied, match="expired"):
+        service.identify(token)
+    monkeypatch.setattr(clock, "time", lambda: now)
+    rater = service.identify(token).user_id
+    with factory.begin() as session:
+        name = session.get(__import__("storage").User, rater).name
+        set_disabled(session, name=name)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        service.current_item(token, study_id=study)
+
+
+def test_a_withdrawn_invite_is_refused_even_when_replayed(factory, people, service, db_url, capsys):
+    from app.evaluation.cli import main
+
+    study = _study(factory, people, premises=2, k=1, rate=0.0)
+    assert main(["--db", db_url, "invite", "--study", str(study), "--count", "3"]) == 0
+    links = capsys.readouterr().out.splitlines()
+    tokens = [line.split("invite=")[1].split()[0] for line in links]
+    ids = [line.rsplit("invite ", 1)[1] for line in links]
+    assert main(["--db", db_url, "revoke", "--study", str(study), "--invite", ids[0]]) == 0
+    assert "withdrew 1 unused invites" in capsys.readouterr().out
+    with pytest.raises(PermissionDenied, match="withdrawn"):
+        service.redeem(invite=tokens[0])
+    service.redeem(invite=tokens[1])
+    assert main(["--db", db_url, "revoke", "--study", str(study)]) == 0  # every unused one left
+    assert "withdrew 1 unused invites" in capsys.readouterr().out
+    for token in tokens[1:]:
+        with pytest.raises(PermissionDenied, match="already used|withdrawn"):
+            service.redeem(invite=token)

@@ -1,6 +1,6 @@
-"""m004 login failures: consecutive failed logins per name and per client, for throttling
+"""m004 security: failed logins per name and per client (throttling), revoked invites
 
-Revision ID: m004_login_failures
+Revision ID: m004_security
 Revises: m003_accounts_leases
 Create Date: 2026-12-02
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "m004_login_failures"
+revision = "m004_security"
 down_revision = "m003_accounts_leases"
 branch_labels = None
 depends_on = None
@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_login_failures")),
     )
+    op.add_column("invites", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE invites DROP COLUMN revoked_at")  # not a batch rebuild: see m003
     op.drop_table("login_failures")
