@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage import (
     InvalidInput,
     Node,
+    PermissionDenied,
     Provenance,
     Story,
     add_sibling,
@@ -132,3 +133,18 @@ def test_bad_documents_write_nothing(session, users, path, value):
         import_json(session, user_id=users["ann"], document=_broken(document, path, value))
     assert session.scalar(select(func.count()).select_from(Story)) == stories
     assert session.scalar(select(func.count()).select_from(Node)) == nodes
+
+
+def test_a_crafted_import_never_touches_another_users_story(session, users):
+    """Ids, owners and node refs in the document are ignored: an import only ever adds a new story."""
+    theirs = _story_with_branches(session, users["ann"])
+    before = export_json(session, user_id=users["ann"], story_id=theirs.id)
+    crafted = copy.deepcopy(before)
+    crafted.update({"id": theirs.id, "story_id": theirs.id, "owner_id": users["ann"], "user_id": users["ann"]})
+    for node in crafted["nodes"]:
+        node.update({"id": 1, "story_id": theirs.id, "text": "overwritten"})
+    mine = import_json(session, user_id=users["bob"], document=crafted)
+    assert mine.id != theirs.id and mine.owner_id == users["bob"]
+    assert export_json(session, user_id=users["ann"], story_id=theirs.id) == before
+    with pytest.raises(PermissionDenied, match="belongs to another user"):
+        export_json(session, user_id=users["bob"], story_id=theirs.id)
