@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import time
@@ -46,13 +47,18 @@ def test_a_failed_load_is_reported_not_raised():
         handle.get()
 
 
+def _sync(check):
+    """The login coroutine Gradio awaits, called as a plain function."""
+    return lambda name, password: asyncio.run(check(name, password))
+
+
 def test_users_add_creates_a_database_account_that_logs_in(tmp_path, monkeypatch):
     from app.store import Store
 
     url = f"sqlite:///{tmp_path / 'stories.db'}"
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
     assert main(["--database-url", url, "users", "add", "alice", "--password-stdin"]) == 0
-    check = database_checker(Store.open(url).factory)
+    check = _sync(database_checker(Store.open(url).factory))
     assert check("alice", "s3cret") and not check("alice", "wrong") and not check("eve", "s3cret")
     monkeypatch.setattr("sys.stdin", io.StringIO("rate-only\n"))
     assert main(["--database-url", url, "users", "add", "rita", "--role", "rater", "--password-stdin"]) == 0
@@ -70,7 +76,7 @@ def test_an_old_auth_file_is_imported_once_and_keeps_its_passwords(tmp_path, mon
     factory = Store.open(url).factory
     assert import_auth_file(factory, path) == ["carol"]
     assert import_auth_file(factory, path) == []  # a second start adds nothing
-    check = database_checker(factory)
+    check = _sync(database_checker(factory))
     assert check("carol", "c-pass") and check("bob", "s3cret") and not check("carol", "s3cret")
 
 
