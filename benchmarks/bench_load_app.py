@@ -1,0 +1,146 @@
+"""Many writers at once against `python -m app --fake-engine`: latency per action, errors, and a
+check of the database against what the clients were told.
+
+    python benchmarks/bench_load_app.py --writers 50 --seconds 120                 # SQLite
+    python benchmarks/bench_load_app.py --writers 50 --seconds 120 --database-url URL  # PostgreSQL
+
+Each simulated writer loops: new story, 4 sentences (keyword = the writer's own tag), steer
+sentence 2 with another keyword, undo, export. Afterwards every story is read back from the
+database: every acknowledged sentence must be there, and no story may hold another writer's tag.
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def start_app(port: int, data_dir: Path, database_url: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "app", "--fake-engine", "--port", str(port), "--data-dir", str(data_dir),
+               "--database-url", database_url, "--no-eval"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the app did not become ready within 90 s")
+
+
+class Writer(threading.Thread):
+    """One simulated writer with its own client; records latencies, errors and what was acknowledged."""
+
+    def __init__(self, number: int, url: str, deadline: float, timings: dict, errors: list, acked: dict):
+        super().__init__(daemon=True)
+        self.number, self.url, self.deadline = number, url, deadline
+        self.timings, self.errors, self.acked = timings, errors, acked
+        self.tag = f"tag{number:03d}"
+
+    def call(self, client, action: str, *args):
+        start = time.perf_counter()
+        try:
+            return client.predict(*args, api_name=f"/{action}")
+        except Exception as error:  # noqa: BLE001 - counted and reported, the writer goes on
+            self.errors.append((action, type(error).__name__, str(error)[:200]))
+            return None
+        finally:
+            self.timings[action].append(time.perf_counter() - start)
+
+    def run(self) -> None:
+        from gradio_client import Client
+
+        client = Client(self.url, verbose=False)
+        while time.monotonic() < self.deadline:
+            story = self.call(client, "new_story", f"Writer {self.tag} opens a story.")
+            if not story:
+                continue
+            mine = self.acked.setdefault(str(story), {"tag": self.tag, "sentences": []})
+            for _ in range(4):
+                sentence = self.call(client, "write_next", story, self.tag)
+                if sentence:
+                    mine["sentences"].append(sentence)
+            steered = self.call(client, "regenerate", story, 2, f"{self.tag} steer")
+            if steered:
+                mine["sentences"].append(steered)
+            self.call(client, "undo", story)
+            self.call(client, "export_story", story)
+
+
+def check_database(database_url: str, acked: dict) -> dict:
+    """Every acknowledged sentence is a version in its story; no story holds another writer's tag."""
+    from storage import make_engine, make_sessionmaker
+    from storage.exchange import export_json
+    from storage.models import Story
+
+    engine = make_engine(database_url)
+    missing, foreign, tagged = 0, 0, 0
+    with make_sessionmaker(engine)() as session:
+        for story_id, record in acked.items():
+            story = session.get(Story, int(story_id))
+            texts = [n["text"] for n in export_json(session, user_id=story.owner_id, story_id=story.id)["nodes"]]
+            missing += sum(1 for s in record["sentences"] if s not in texts)
+            tagged += sum(1 for s in record["sentences"] if record["tag"] in s)  # the check has teeth
+            foreign += sum(1 for t in texts if "tag" in t and record["tag"] not in t)
+    engine.dispose()
+    return {"stories": len(acked), "acknowledged_sentences": sum(len(r["sentences"]) for r in acked.values()),
+            "carrying_their_tag": tagged, "missing": missing, "foreign": foreign}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--port", type=int, default=7871)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    url_db = args.database_url or f"sqlite:///{work / 'stories.db'}"
+    process = start_app(args.port, work, url_db)
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors: list = []
+    acked: dict = {}
+    try:
+        deadline = time.monotonic() + args.seconds
+        writers = [Writer(n, f"http://127.0.0.1:{args.port}/", deadline, timings, errors, acked)
+                   for n in range(args.writers)]
+        started = time.perf_counter()
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join(timeout=args.seconds + 300)
+        elapsed = time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    report = {
+        "database": "postgresql" if url_db.startswith("postgresql") else "sqlite",
+        "writers": args.writers, "seconds": round(elapsed, 1), "load_average": os.getloadavg(),
+        "actions": {a: {"n": len(t), "p50_s": round(statistics.median(t), 3),
+                        "p95_s": round(sorted(t)[int(0.95 * (len(t) - 1))], 3)} for a, t in sorted(timings.items())},
+        "errors": len(errors), "error_kinds": sorted({f"{a}: {k}: {m[:80]}" for a, k, m in errors})[:10],
+        "check": check_database(url_db, acked),
+    }
+    print(json.dumps(report, indent=1))
+    return 0 if report["check"]["missing"] == 0 and report["check"]["foreign"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
