@@ -118,10 +118,7 @@ def get_study(session: Session, study_id: int) -> Study:
 def set_closed(session: Session, *, study_id: int, closed: bool = True) -> Study:
     """Close a study (no new raters, no new answers; results stay) or reopen it."""
     study = get_study(session, study_id)
-    if closed and study.closed_at is None:
-        study.closed_at = utcnow()
-    elif not closed:
-        study.closed_at = None
+    study.closed_at = (study.closed_at or utcnow()) if closed else None  # a second close keeps the first time
     return study
 
 

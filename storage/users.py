@@ -103,10 +103,7 @@ def list_users(session: Session) -> list[User]:
 def set_disabled(session: Session, *, name: str, disabled: bool = True) -> User:
     """Disable an account (it can no longer log in; its stories and ratings stay) or enable it again."""
     user = get_user_by_name(session, name)
-    if disabled and user.disabled_at is None:
-        user.disabled_at = utcnow()
-    elif not disabled:
-        user.disabled_at = None
+    user.disabled_at = (user.disabled_at or utcnow()) if disabled else None  # disabling twice keeps the first time
     return user
 
 

@@ -57,3 +57,16 @@ def default_pipeline():
     from engine.loading import LoadConfig
 
     return build_pipeline(LoadConfig(data_dir=str(PRODUCT_DATA_DIR)))
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless Chromium through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app.helpers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

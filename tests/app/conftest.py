@@ -33,16 +33,3 @@ def alice(store) -> int:
 @pytest.fixture
 def bob(store) -> int:
     return store.user_id("bob")
-
-
-@pytest.fixture
-def browser():
-    """Debian's headless Chromium through Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.app.helpers import CHROMIUM, CHROMIUM_ARGS
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()

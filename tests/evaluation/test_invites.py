@@ -205,7 +205,7 @@ def test_status_shows_progress_pace_flags_and_agreement(factory, people, service
 def test_rater_tokens_are_signed_expire_and_die_with_a_disabled_account(factory, people, service, monkeypatch):
     import time as clock
 
-    from storage import set_disabled
+    from storage import User, set_disabled
 
     study = _study(factory, people, premises=2, k=1, rate=0.0)
     token = service.redeem(invite=_invites(factory, study, 1)[0])[0]
@@ -221,7 +221,7 @@ def test_rater_tokens_are_signed_expire_and_die_with_a_disabled_account(factory,
     monkeypatch.setattr(clock, "time", lambda: now)
     rater = service.identify(token).user_id
     with factory.begin() as session:
-        name = session.get(__import__("storage").User, rater).name
+        name = session.get(User, rater).name
         set_disabled(session, name=name)
     with pytest.raises(PermissionDenied, match="disabled"):
         service.current_item(token, study_id=study)

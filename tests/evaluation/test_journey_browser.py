@@ -16,10 +16,8 @@ import pytest
 
 from app.evaluation.cli import main as eval_cli
 from storage import make_engine, make_sessionmaker, upgrade
+from tests.app.helpers import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -45,16 +43,6 @@ def site(tmp_path, monkeypatch):
     yield url, f"http://127.0.0.1:{port}/"
     demo.close()
     engine.dispose()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def _fill(page, elem_id: str, value: str) -> None:
