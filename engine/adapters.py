@@ -52,6 +52,10 @@ def apply_adapter(model, folder: Path, *, quantized: bool) -> tuple[object, Adap
     except Exception as exc:  # peft raises many kinds on a bad or mismatched adapter
         raise ModelLoadError(f"cannot apply adapter {folder}: {one_line(exc)}") from exc
     model.eval()
+    return model, AdapterInfo(str(folder), adapter_prompt_style(folder), merged=not quantized)
+
+
+def adapter_prompt_style(folder: Path) -> str:
+    """The prompt style the adapter in `folder` was trained with (its manifest's, else "cntrl")."""
     manifest = folder / MANIFEST
-    style = json.loads(manifest.read_text(encoding="utf-8")).get("prompt_style", "cntrl") if manifest.is_file() else "cntrl"
-    return model, AdapterInfo(str(folder), style, merged=not quantized)
+    return json.loads(manifest.read_text(encoding="utf-8")).get("prompt_style", "cntrl") if manifest.is_file() else "cntrl"

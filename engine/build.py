@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.generator import Generator, GeneratorConfig
+from engine.generator import BaseGenerator, Generator, GeneratorConfig
 from engine.keyword_predictor import KeywordPredictor
 from engine.loading import LoadConfig, LoadedModel, load_model
 from engine.pipeline import Pipeline, RakePredictor
@@ -30,6 +31,56 @@ def generator_from_model(loaded: LoadedModel, config: GeneratorConfig | None = N
     )
 
 
+def served_tokenizer(load: LoadConfig):
+    """Tokenizer, model id, GGUF file (or None) and the converted folder of the model `load` names."""
+    from engine import paths
+    from engine.loading import (
+        _load_tokenizer,
+        cache_is_fresh,
+        convert_gguf,
+        gguf_cache_dir,
+        resolve_model,
+    )
+
+    data_dir = paths.data_dir(load.data_dir)
+    resolved = resolve_model(load.model, data_dir=data_dir)
+    if resolved.kind == "gguf":
+        gguf = Path(resolved.location)
+        folder = gguf_cache_dir(gguf, data_dir)
+        if not cache_is_fresh(folder, gguf):
+            convert_gguf(gguf, folder)
+        return _load_tokenizer(str(folder)), resolved.model_id, gguf, folder
+    return _load_tokenizer(resolved.location), resolved.model_id, None, Path(resolved.location)
+
+
+def remote_generator(load: LoadConfig, config: GeneratorConfig | None = None) -> BaseGenerator:
+    """The llama-cpp or vllm generator `load` names, without loading torch weights here."""
+    from engine.adapters import adapter_prompt_style, resolve_adapter
+    from engine.loading import DEFAULT_MODEL, _prepare_tokenizer
+    from engine.planner import ModelLoadError
+
+    tokenizer, model_id, gguf, folder = served_tokenizer(load)
+    _prepare_tokenizer(tokenizer)
+    adapter = resolve_adapter(load.adapter, default_model=model_id == DEFAULT_MODEL)
+    style = adapter_prompt_style(adapter) if adapter else "auto"
+    if load.backend == "llama-cpp":
+        from engine.backends.gguf_lora import cached_gguf_lora
+        from engine.backends.llama_cpp import LlamaCppGenerator, load_llama
+
+        if gguf is None:
+            raise ModelLoadError(f"--backend llama-cpp needs a .gguf model; {load.model} is not one")
+        lora = cached_gguf_lora(adapter, folder) if adapter else None
+        window = (config or GeneratorConfig()).max_context_tokens
+        llm = load_llama(gguf, n_ctx=window, threads=load.threads, lora=lora)
+        return LlamaCppGenerator(llm, tokenizer, model_id, config, gguf=str(gguf), prompt_style=style,
+                                 adapter=str(adapter) if adapter else None, lora_gguf=str(lora) if lora else None)
+    from engine.backends.vllm_client import VllmGenerator
+
+    served = load.served_model or (adapter.name if adapter else "cntrl-default")
+    return VllmGenerator(tokenizer, model_id, server_url=load.server_url, served_model=served, config=config,
+                         prompt_style=style, adapter=str(adapter) if adapter else None)
+
+
 def make_predictor(name: str, generator: Generator) -> KeywordPredictor | RakePredictor:
     """The keyword predictor registered as `name` ("model" or "rake")."""
     if name not in PREDICTORS:
@@ -38,7 +89,7 @@ def make_predictor(name: str, generator: Generator) -> KeywordPredictor | RakePr
 
 
 def pipeline_from_model(
-    loaded: LoadedModel,
+    loaded: LoadedModel | BaseGenerator,
     *,
     knowledge: KnowledgeOptions = KnowledgeOptions(),
     data_dir: str | None = None,
@@ -49,7 +100,7 @@ def pipeline_from_model(
     from engine.knowledge import load_default_stage
     from engine.knowledge.base import NullRanker, NullRetriever
 
-    generator = generator_from_model(loaded, generator_config)
+    generator = loaded if isinstance(loaded, BaseGenerator) else generator_from_model(loaded, generator_config)
     chosen = make_predictor(predictor, generator)
     if knowledge.enabled:
         retriever, ranker, note = load_default_stage(data_dir, knowledge.kb_path, ranker=knowledge.ranker)
@@ -67,7 +118,7 @@ def build_pipeline(
 ) -> Pipeline:
     """Load the model `load` names and compose the full pipeline."""
     load = load or LoadConfig()
-    loaded = load_model(load)
+    loaded = load_model(load) if load.backend == "torch" else remote_generator(load, generator_config)
     return pipeline_from_model(
         loaded, knowledge=knowledge, data_dir=load.data_dir, predictor=predictor, generator_config=generator_config
     )

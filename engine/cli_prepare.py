@@ -18,6 +18,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--skip-knowledge", action="store_true", help="do not build the WordNet knowledge base"
     )
+    p.add_argument("--print-path", action="store_true",
+                   help="only print the folder of the converted model (converting it first if needed), "
+                   "for servers such as vLLM that load it")
     p.set_defaults(func=run_prepare)
 
 
@@ -25,6 +28,12 @@ def run_prepare(args: argparse.Namespace) -> int:
     from engine.cli import main as engine_main
     from engine.loading import LoadConfig, load_model
 
+    if args.print_path:
+        from engine.build import served_tokenizer
+
+        print(served_tokenizer(LoadConfig(data_dir=args.data_dir) if args.model is None
+                               else LoadConfig(model=args.model, data_dir=args.data_dir))[3])
+        return 0
     start = time.perf_counter()
     config = (
         LoadConfig(data_dir=args.data_dir)

@@ -79,7 +79,8 @@ def run_write(args: argparse.Namespace) -> int:
     steps = write_with_output(pipeline, args, params)
     if args.json:
         adapter = getattr(pipeline.generator, "adapter", None)
-        print(json.dumps({"model": pipeline.model_id, "adapter": adapter, "premise": args.premise, "knowledge": pipeline.knowledge_note,
+        print(json.dumps({"model": pipeline.model_id, "adapter": adapter, "backend": pipeline.generator.provenance(),
+                          "premise": args.premise, "knowledge": pipeline.knowledge_note,
                           "steps": [s.to_dict() for s in steps]}, indent=2))
     return 0
 
@@ -94,7 +95,7 @@ def write_with_output(pipeline, args, params: SamplingParams) -> list[Step]:
     context = StoryContext(args.premise)
     out = sys.stdout
     if not args.json:
-        print(f"model: {pipeline.model_id} | {pipeline.knowledge_note}\n\n{args.premise.strip()}\n", file=out)
+        print(f"model: {pipeline.model_id} on {pipeline.generator.backend} | {pipeline.knowledge_note}\n\n{args.premise.strip()}\n", file=out)
     steps: list[Step] = []
     base_seed = params.seed if params.seed is not None else __import__("random").randrange(2**31)
     for i in range(args.sentences):

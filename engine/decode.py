@@ -163,3 +163,49 @@ def _mark_cut_words(rows, active, logits, tokenizer) -> None:
     for a, r in enumerate(active):
         nxt = tokenizer.decode([best[a]])
         rows[r].cut_in_word = bool(nxt) and nxt[0].isalnum()
+
+
+class RowRules:
+    """The token loop's rules for one row, driven from outside: a server's logits processor.
+
+    `adjust(output_ids, logits)` catches up with the tokens drawn so far and returns the
+    adjusted (V,) logits: the same bans, guidance, penalty and end pressure as
+    `decode_rows`, and, once the row has ended its sentence or used its token budget, only
+    the end-of-text token, so the server stops where the in-process loop would.
+    """
+
+    def __init__(self, tokenizer, *, params: SamplingParams, keywords: list[str], min_words: int,
+                 story_ids: list[int], banned_phrases: list[list[int]], vocab: VocabInfo):
+        self.tokenizer = tokenizer
+        self.params = params
+        self.min_words = min_words
+        self.vocab = vocab
+        self.guide = KeywordGuide.build(tokenizer, keywords, params.keyword_strength,
+                                        list(vocab.terminal + vocab.end_of_text), 1)
+        self.no_copy = phrase_table(banned_phrases, into=copy_table(story_ids))
+        self.state = RowState()
+        self.drawn = 0
+        self.seen: torch.Tensor | None = None  # (1, V)
+        self.stop_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else vocab.end_of_text[0]
+
+    def _observe(self, output_ids: list[int], width: int, device) -> None:
+        if self.seen is None:
+            self.seen = torch.zeros((1, width), dtype=torch.bool, device=device)
+        for token in output_ids[self.drawn :]:
+            if not self.state.done:
+                _finish_row(self.state, self.tokenizer, int(token), self.vocab, self.min_words)
+                self.guide.update(0, self.state.text)
+            if 0 <= int(token) < width:
+                self.seen[0, int(token)] = True
+        self.drawn = len(output_ids)
+
+    def adjust(self, output_ids: list[int], logits: torch.Tensor) -> torch.Tensor:
+        """(V,) logits for the next token of a row that has drawn `output_ids`."""
+        self._observe(output_ids, logits.shape[-1], logits.device)
+        if self.state.done or self.drawn >= self.params.max_new_tokens:
+            forced = torch.full_like(logits, float("-inf"))
+            forced[self.stop_id] = 0.0
+            return forced
+        adjusted = _adjust(logits.unsqueeze(0).float().clone(), [self.state], [0], self.guide, self.vocab, self.seen,
+                           self.params, self.drawn, self.min_words, self.no_copy)  # (1, V)
+        return adjusted[0].to(logits.dtype)

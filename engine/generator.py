@@ -64,31 +64,88 @@ def resolve_seed(seed: int | None) -> int:
     return int(seed) if seed is not None else random.randrange(2**31)
 
 
-class Generator:
-    """Writes the next sentence with a causal LM; safe to share between threads."""
+class BaseGenerator:
+    """What every generation backend shares: prompt building around a backend's `decode`.
 
-    def __init__(self, model, tokenizer, model_id: str, config: GeneratorConfig | None = None,
+    A backend (torch in this process, a vLLM server, llama.cpp) implements `decode`, which
+    pre-fills a tokenised prompt and decodes `params.n_candidates` rows under the same rules
+    (bans, keyword guidance, repetition penalty, sentence end); `stream` and `generate` are
+    the same for all of them.
+    """
+
+    backend = "base"
+
+    def __init__(self, tokenizer, model_id: str, config: GeneratorConfig | None = None,
                  *, prompt_style: str = "auto", adapter: str | None = None):
-        self.model = model
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.config = config or GeneratorConfig()
         self.prompt_style = prompt_style  # "cntrl" when a trained adapter is applied
         self.adapter = adapter  # the adapter's folder, for provenance
-        self.prefix_caches: dict[str, PrefixCache] = {}
-        self._lock = threading.RLock()
         self._echo_ids: list[list[int]] | None = None
 
     @property
     def context_window(self) -> int:
-        window = getattr(self.model.config, "max_position_embeddings", None) or 2048
-        return min(int(window), self.config.max_context_tokens)
+        return self.config.max_context_tokens
+
+    def provenance(self) -> dict[str, str]:
+        """Where sentences come from: the backend's name, plus its server and served model if any."""
+        return {"name": self.backend}
 
     def _echo_phrases(self) -> list[list[int]]:
         """Instruction echoes the sentence may not contain (tokenised once)."""
         if self._echo_ids is None:
             self._echo_ids = echo_phrase_ids(self.tokenizer)
         return self._echo_ids
+
+    def decode(
+        self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
+        cache_name: str = "story", min_words: int = 4,
+    ) -> Iterator[Delta | GenerationResult]:
+        """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result."""
+        raise NotImplementedError
+
+    def stream(
+        self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams
+    ) -> Iterator[Delta | GenerationResult]:
+        """Stream the next sentence: text deltas per candidate row, then the GenerationResult.
+
+        Args:
+            context: premise and sentences so far.
+            keywords: control keywords the sentence should contain.
+            facts: ranked knowledge sentences to condition on.
+            params: sampling settings; `params.seed` (or a fresh random one) fixes the draw.
+        """
+        prompt = build_prompt(
+            self.tokenizer, context=context, keywords=keywords, facts=facts,
+            max_prompt_tokens=self.context_window - params.max_new_tokens - 1, style=self.prompt_style,
+        )
+        yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed))
+
+    def generate(self, **kwargs) -> GenerationResult:
+        """Collect `stream(**kwargs)` into its result."""
+        return collect(self.stream(**kwargs))
+
+    def close(self) -> None:
+        """Release what the backend holds (connections, native memory); the default holds nothing."""
+
+
+class Generator(BaseGenerator):
+    """Writes the next sentence with a causal LM in this process; safe to share between threads."""
+
+    backend = "torch"
+
+    def __init__(self, model, tokenizer, model_id: str, config: GeneratorConfig | None = None,
+                 *, prompt_style: str = "auto", adapter: str | None = None):
+        super().__init__(tokenizer, model_id, config, prompt_style=prompt_style, adapter=adapter)
+        self.model = model
+        self.prefix_caches: dict[str, PrefixCache] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def context_window(self) -> int:
+        window = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        return min(int(window), self.config.max_context_tokens)
 
     def _forward(self, ids: torch.Tensor, cache) -> torch.Tensor:
         out = self.model(input_ids=ids.to(self.model.device), cache=cache, use_cache=True)
@@ -130,24 +187,3 @@ class Generator:
                 reused_prefix_tokens=prefix_cache.reused_tokens,
                 keywords_missing=[guide.missing(i) for i in range(rows)],
             )
-
-    def stream(
-        self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams
-    ) -> Iterator[Delta | GenerationResult]:
-        """Stream the next sentence: text deltas per candidate row, then the GenerationResult.
-
-        Args:
-            context: premise and sentences so far.
-            keywords: control keywords the sentence should contain.
-            facts: ranked knowledge sentences to condition on.
-            params: sampling settings; `params.seed` (or a fresh random one) fixes the draw.
-        """
-        prompt = build_prompt(
-            self.tokenizer, context=context, keywords=keywords, facts=facts,
-            max_prompt_tokens=self.context_window - params.max_new_tokens - 1, style=self.prompt_style,
-        )
-        yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed))
-
-    def generate(self, **kwargs) -> GenerationResult:
-        """Collect `stream(**kwargs)` into its result."""
-        return collect(self.stream(**kwargs))

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine import paths
 from engine.adapters import apply_adapter, resolve_adapter
+from engine.backends import BACKENDS
 from engine.planner import (
     DTYPE_ALIASES,
     QUANTIZE_MODES,
@@ -79,8 +80,14 @@ class LoadConfig:
     data_dir: str | None = None
     threads: int = 0  # 0: every core this process may use
     adapter: str = "auto"  # auto (the shipped one with the default model) | none | a folder
+    backend: str = "torch"  # torch (in this process) | llama-cpp | vllm
+    server_url: str | None = None  # vllm: the server's OpenAI API, http://HOST:PORT/v1
+    served_model: str | None = None  # vllm: the model name the server serves
 
     def __post_init__(self) -> None:
+        check_choice(self.backend, BACKENDS, "backend")
+        if self.backend == "vllm" and not self.server_url:
+            raise ModelLoadError("--backend vllm needs --server-url http://HOST:PORT/v1 (see scripts/serve_vllm.sh)")
         check_choice(self.device_map, STRATEGIES, "device map")
         check_choice(self.quantize, QUANTIZE_MODES, "quantize mode")
         self.dtype = canonical_dtype(self.dtype)
@@ -161,6 +168,19 @@ def add_loading_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="trained adapter to apply (a folder written by `engine train`), or none. Default: the "
         "adapter shipped in assets/adapters/ with the default model, none with other models",
     )
+    group.add_argument(
+        "--backend",
+        default="torch",
+        choices=BACKENDS,
+        help="what runs the model: torch (in this process, default), llama-cpp (the GGUF file on the CPU, "
+        "several times faster; bash scripts/setup.sh --llama-cpp installs it) or vllm (a vLLM server, "
+        "see --server-url)",
+    )
+    group.add_argument("--server-url", default=None, metavar="URL",
+                       help="vllm backend: the server's OpenAI API, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--served-model", default=None, metavar="NAME",
+                       help="vllm backend: the model name to request (default: the adapter's name when one "
+                       "applies, else cntrl-default, as scripts/serve_vllm.sh serves them)")
     return parser
 
 
@@ -175,6 +195,9 @@ def load_config_from_args(args: argparse.Namespace) -> LoadConfig:
         quantize=args.quantize,
         data_dir=getattr(args, "data_dir", None),
         adapter=getattr(args, "adapter", None) or "auto",
+        backend=getattr(args, "backend", None) or "torch",
+        server_url=getattr(args, "server_url", None),
+        served_model=getattr(args, "served_model", None),
     )
 
 
@@ -450,11 +473,15 @@ def _load_tokenizer(location: str):
         raise ModelLoadError(f"cannot load tokenizer from {location}: {one_line(exc)}") from exc
 
 
-def _prepare_for_generation(model, tokenizer) -> None:
+def _prepare_tokenizer(tokenizer) -> None:
     """Pad token (eos when missing) and left padding, since candidates are batched."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
+
+
+def _prepare_for_generation(model, tokenizer) -> None:
+    _prepare_tokenizer(tokenizer)
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
 

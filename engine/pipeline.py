@@ -142,7 +142,7 @@ class Pipeline:
         yield Step(
             keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
             model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
-            adapter=getattr(self.generator, "adapter", None),
+            adapter=getattr(self.generator, "adapter", None), backend=self.generator.provenance(),
         )
 
     def next_step(self, context: StoryContext, **kwargs) -> Step:

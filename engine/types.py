@@ -81,6 +81,7 @@ class Step:
     keywords_source: str = "predicted"  # predicted | given
     notes: list[str] = field(default_factory=list)  # clipping, empty knowledge, ...
     adapter: str | None = None  # the trained adapter applied to the model, if any
+    backend: dict[str, str] = field(default_factory=dict)  # name, and server URL / served model for vllm
 
     @property
     def sentence(self) -> str:
@@ -98,6 +99,7 @@ class Step:
             "seed": self.seed,
             "model": self.model,
             "adapter": self.adapter,
+            "backend": dict(self.backend),
             "timings_ms": dict(self.timings_ms),
             "notes": list(self.notes),
         }

