@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.generator import BaseGenerator, Generator, GeneratorConfig
 from engine.keyword_predictor import KeywordPredictor
@@ -31,36 +30,13 @@ def generator_from_model(loaded: LoadedModel, config: GeneratorConfig | None = N
     )
 
 
-def served_tokenizer(load: LoadConfig):
-    """Tokenizer, model id, GGUF file (or None) and the converted folder of the model `load` names."""
-    from engine import paths
-    from engine.loading import (
-        _load_tokenizer,
-        cache_is_fresh,
-        convert_gguf,
-        gguf_cache_dir,
-        resolve_model,
-    )
-
-    data_dir = paths.data_dir(load.data_dir)
-    resolved = resolve_model(load.model, data_dir=data_dir)
-    if resolved.kind == "gguf":
-        gguf = Path(resolved.location)
-        folder = gguf_cache_dir(gguf, data_dir)
-        if not cache_is_fresh(folder, gguf):
-            convert_gguf(gguf, folder)
-        return _load_tokenizer(str(folder)), resolved.model_id, gguf, folder
-    return _load_tokenizer(resolved.location), resolved.model_id, None, Path(resolved.location)
-
-
 def remote_generator(load: LoadConfig, config: GeneratorConfig | None = None) -> BaseGenerator:
     """The llama-cpp or vllm generator `load` names, without loading torch weights here."""
     from engine.adapters import adapter_prompt_style, resolve_adapter
-    from engine.loading import DEFAULT_MODEL, _prepare_tokenizer
+    from engine.loading import DEFAULT_MODEL, load_tokenizer
     from engine.planner import ModelLoadError
 
-    tokenizer, model_id, gguf, folder = served_tokenizer(load)
-    _prepare_tokenizer(tokenizer)
+    tokenizer, model_id, gguf, folder = load_tokenizer(load)
     adapter = resolve_adapter(load.adapter, default_model=model_id == DEFAULT_MODEL)
     style = adapter_prompt_style(adapter) if adapter else "auto"
     if load.backend == "llama-cpp":

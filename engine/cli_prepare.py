@@ -29,9 +29,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     from engine.loading import LoadConfig, load_model
 
     if args.print_path:
-        from engine.build import served_tokenizer
+        from engine.loading import load_tokenizer
 
-        print(served_tokenizer(LoadConfig(data_dir=args.data_dir) if args.model is None
+        print(load_tokenizer(LoadConfig(data_dir=args.data_dir) if args.model is None
                                else LoadConfig(model=args.model, data_dir=args.data_dir))[3])
         return 0
     start = time.perf_counter()

@@ -397,13 +397,30 @@ def load_model(config: LoadConfig | None = None) -> LoadedModel:
     )
 
 
+def ensure_converted(gguf: Path, data_dir: Path) -> tuple[Path, str]:
+    """The converted folder of `gguf` (converting it when missing or stale) and which it was."""
+    cache = gguf_cache_dir(gguf, data_dir)
+    if cache_is_fresh(cache, gguf):
+        return cache, "gguf-cache"
+    convert_gguf(gguf, cache)
+    return cache, "gguf-convert"
+
+
+def load_tokenizer(config: LoadConfig) -> tuple[Any, str, Path | None, Path]:
+    """Tokenizer, model id, GGUF file (or None) and model folder of the model `config` names,
+    without loading its weights (for backends that run the model elsewhere)."""
+    data_dir = paths.data_dir(config.data_dir)
+    resolved = resolve_model(config.model, data_dir=data_dir)
+    gguf = Path(resolved.location) if resolved.kind == "gguf" else None
+    folder = ensure_converted(gguf, data_dir)[0] if gguf else Path(resolved.location)
+    tokenizer = _load_tokenizer(str(folder) if gguf else resolved.location)
+    _prepare_tokenizer(tokenizer)
+    return tokenizer, resolved.model_id, gguf, folder
+
+
 def _load_gguf(resolved: ResolvedModel, config: LoadConfig, data_dir: Path):
     gguf = Path(resolved.location)
-    cache = gguf_cache_dir(gguf, data_dir)
-    source = "gguf-cache"
-    if not cache_is_fresh(cache, gguf):
-        convert_gguf(gguf, cache)
-        source = "gguf-convert"
+    cache, source = ensure_converted(gguf, data_dir)
     try:
         model, device_map = _load_weights(str(cache), config, data_dir)
         tokenizer = _load_tokenizer(str(cache))

@@ -10,6 +10,7 @@ only the tokens after the longest shared prefix are pre-filled again.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -43,8 +44,6 @@ def load_llama(gguf: str | Path, *, n_ctx: int, threads: int = 0, lora: str | Pa
         raise ModelLoadError(
             "the llama-cpp backend needs llama-cpp-python: run bash scripts/setup.sh --llama-cpp"
         ) from exc
-    import os
-
     threads = threads or len(os.sched_getaffinity(0))
     kwargs = {"lora_path": str(lora)} if lora else {}
     try:
@@ -79,10 +78,9 @@ class LlamaCppGenerator(BaseGenerator):
         return found
 
     def _logits(self) -> torch.Tensor:
-        import llama_cpp
+        from llama_cpp import llama_get_logits_ith
 
-        vocab = self.llm.n_vocab()
-        row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(vocab,))
+        row = np.ctypeslib.as_array(llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(self.llm.n_vocab(),))
         return torch.from_numpy(row.copy()).unsqueeze(0)  # (1, V)
 
     def _prefill(self, ids: list[int]) -> torch.Tensor:
@@ -118,7 +116,8 @@ class LlamaCppGenerator(BaseGenerator):
             for r in range(rows):
                 t0 = time.perf_counter()
                 logits = self._prefill(prompt.ids)
-                reused = max(reused, self.reused_tokens) if r == 0 else reused
+                if r == 0:
+                    reused = self.reused_tokens
                 t1 = time.perf_counter()
                 for item in decode_rows(
                     model=None, tokenizer=self.tokenizer, cache=_OneRowCache(), logits=logits, params=params,

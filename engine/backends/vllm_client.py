@@ -15,6 +15,8 @@ import json
 import time
 from collections.abc import Iterator
 
+import httpx
+
 from engine.decode import Delta
 from engine.generator import BaseGenerator, GenerationResult, GeneratorConfig
 from engine.guidance import KeywordGuide
@@ -55,15 +57,11 @@ class VllmGenerator(BaseGenerator):
 
     def _http(self):
         if self._client is None:
-            import httpx
-
             self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s, connect=5.0))
         return self._client
 
     def _post(self, body: dict):
         """A streaming POST to /completions, or BackendUnavailable with one line on why."""
-        import httpx
-
         try:
             request = self._http().build_request("POST", f"{self.server_url}/completions", json=body)
             response = self._http().send(request, stream=True)
@@ -127,31 +125,26 @@ class VllmGenerator(BaseGenerator):
         t0 = time.perf_counter()
         first_token_ms = None
         response = self._post(self._body(prompt, params, keywords, seed, min_words, rows))
-        if True:
-            try:
-                for line in response.iter_lines():
-                    if not line.startswith("data: ") or line == "data: [DONE]":
+        try:
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                for choice in json.loads(line[6:]).get("choices", []):
+                    r = int(choice.get("index", 0))
+                    if r >= rows or done[r]:
                         continue
-                    for choice in json.loads(line[6:]).get("choices", []):
-                        r = int(choice.get("index", 0))
-                        if r >= rows or done[r]:
-                            continue
-                        if first_token_ms is None:
-                            first_token_ms = 1000 * (time.perf_counter() - t0)
-                        texts[r], done[r] = _sentence_so_far(texts[r] + choice.get("text", ""), min_words)
-                        delta = texts[r][shown[r]:]
-                        if delta and not delta.endswith("\ufffd"):
-                            shown[r] = len(texts[r])
-                            yield Delta(r, delta)
-            except Exception as exc:  # the connection dropped or the server restarted mid-sentence
-                import httpx
-
-                if isinstance(exc, (httpx.HTTPError, json.JSONDecodeError)):
-                    raise BackendUnavailable(f"the vLLM server at {self.server_url} stopped mid-sentence: "
-                                             f"{one_line(exc)}; nothing was saved, try again") from exc
-                raise
-            finally:
-                response.close()
+                    if first_token_ms is None:
+                        first_token_ms = 1000 * (time.perf_counter() - t0)
+                    texts[r], done[r] = _sentence_so_far(texts[r] + choice.get("text", ""), min_words)
+                    delta = texts[r][shown[r]:]
+                    if delta and not delta.endswith("\ufffd"):
+                        shown[r] = len(texts[r])
+                        yield Delta(r, delta)
+        except (httpx.HTTPError, json.JSONDecodeError) as exc:  # dropped, or the server restarted mid-sentence
+            raise BackendUnavailable(f"the vLLM server at {self.server_url} stopped mid-sentence: "
+                                     f"{one_line(exc)}; nothing was saved, try again") from exc
+        finally:
+            response.close()
         notes = list(prompt.notes)
         if self.guidance != "plugin" and keywords and params.keyword_strength > 0:
             notes.append(APPROXIMATE)

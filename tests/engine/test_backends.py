@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from engine.decode import RowRules
-from engine.prompts import PromptIds
+from engine.prompts import PromptIds, build_prompt
+from engine.sentence import clean_sentence
 from engine.types import SamplingParams, StoryContext
 from engine.vocab import vocab_info
 from tests.conftest import PRODUCT_DATA_DIR
@@ -44,14 +45,10 @@ def test_row_rules_match_the_in_process_loop(tiny_generator):
     for keywords in ([], words[:1]):
         result = tiny_generator.generate(context=StoryContext("the cat sat on the mat ."), keywords=keywords,
                                          facts=[], params=params)
-        from engine.prompts import build_prompt
-
         prompt = build_prompt(tok, context=StoryContext("the cat sat on the mat ."), keywords=keywords, facts=[],
                               max_prompt_tokens=tiny_generator.context_window - params.max_new_tokens - 1,
                               style=tiny_generator.prompt_style)
         out = _rules_greedy(tiny_generator.model, tok, prompt, params, keywords, tiny_generator._echo_phrases())
-        from engine.sentence import clean_sentence
-
         assert clean_sentence(tok.decode(out, skip_special_tokens=True)) == result.candidates[0]
 
 
