@@ -46,6 +46,7 @@ def provenance_html(node: NodeView) -> str:
     lines = [
         ("source", f"{p.source}; keywords {p.keywords_source or 'typed'}"),
         ("model", p.model or "none (written by hand)"),
+        ("backend", ", ".join(f"{k} {v}" for k, v in p.backend.items() if v)),
         ("seed", "" if p.seed is None else str(p.seed)),
         ("sampling", params),
         ("time", timings),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.errors import AppError
+from engine.backends import BackendUnavailable
 from engine.types import SamplingParams, Step, StoryContext
 from storage import Provenance
 
@@ -73,6 +74,9 @@ def stream_sentence(
         raise
     except ValueError as error:
         raise AppError(str(error)) from None
+    except BackendUnavailable as error:  # the generation server is down or restarted: say so, keep the text
+        log.warning("generation backend unavailable on sentence %d: %s", index, error)
+        raise AppError(str(error)) from None
     except Exception as error:  # a model failure must reach the page as a sentence, not a trace
         log.exception("engine failed on sentence %d", index)
         raise AppError(f"the engine failed on this sentence, nothing was saved ({type(error).__name__}: {error})") from None
@@ -86,6 +90,9 @@ def suggest(engine: Engine, context: StoryContext, seed: int | None) -> list[str
     try:
         return list(engine.suggest_keywords(context, seed=seed))
     except ValueError as error:
+        raise AppError(str(error)) from None
+    except BackendUnavailable as error:
+        log.warning("generation backend unavailable for keyword prediction: %s", error)
         raise AppError(str(error)) from None
     except Exception as error:
         log.exception("keyword prediction failed")

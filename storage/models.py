@@ -136,4 +136,5 @@ class Node(Base):
     model: Mapped[str] = mapped_column(String(300), default="")
     timings_ms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     notes: Mapped[list[Any]] = mapped_column(default=list)
+    backend: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

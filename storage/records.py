@@ -35,6 +35,7 @@ class Provenance:
     model: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    backend: dict[str, str] = field(default_factory=dict)  # the generation backend: name, server, model file
 
     @classmethod
     def from_step(cls, step: Mapping[str, Any], *, source: str = "generated") -> Provenance:
@@ -75,6 +76,7 @@ class Provenance:
                 validate.text(n, field="note", allow_empty=True)
                 for n in validate.json_list(self.notes, field="notes")
             ],
+            backend=_backend(self.backend),
         )
 
     def node_fields(self) -> dict[str, Any]:
@@ -146,6 +148,19 @@ def provenance_of(node: Node) -> Provenance:
     """The provenance stored on a node."""
     names = Provenance.__dataclass_fields__.keys()
     return Provenance(**{name: getattr(node, name) for name in names})
+
+
+def _backend(value: Any) -> dict[str, str]:
+    """The backend record: a few short named strings (name, server_url, served_model, ...)."""
+    found = validate.json_object(value, field="backend")
+    if len(found) > 16:
+        raise InvalidInput("backend has more than 16 entries")
+    return {
+        validate.text(str(k), field="backend key", limit=64): validate.text(
+            str(v), field=f"backend {k}", limit=500, allow_empty=True
+        )
+        for k, v in found.items()
+    }
 
 
 def _int(value: Any, name: str) -> int:

@@ -59,6 +59,28 @@ def default_pipeline():
     return build_pipeline(LoadConfig(data_dir=str(PRODUCT_DATA_DIR)))
 
 
+@pytest.fixture(scope="session")
+def vllm_url():
+    """The test vLLM server's URL (CNTRL_VLLM_URL), once it answers; skips when none is set."""
+    import time
+
+    import httpx
+
+    url = os.environ.get("CNTRL_VLLM_URL")
+    if not url:
+        pytest.skip("no vLLM server (bash scripts/vllm_server.sh start, then set CNTRL_VLLM_URL)")
+    deadline = time.monotonic() + float(os.environ.get("CNTRL_VLLM_WAIT_S", "420"))
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url.rstrip('/')}/models", timeout=5).status_code == 200:
+                return url
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(2)
+    pytest.fail(f"the vLLM server at {url} did not get ready ({last}); see .venv-vllm/server.log")
+
+
 @pytest.fixture
 def browser():
     """Debian's headless Chromium through Playwright."""

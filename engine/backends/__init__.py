@@ -6,3 +6,7 @@ CLI, the app and the evaluation use them alike. Nothing here is imported until a
 """
 
 BACKENDS = ("torch", "llama-cpp", "vllm")
+
+
+class BackendUnavailable(RuntimeError):
+    """The generation server cannot be reached or failed mid-request; nothing was written."""

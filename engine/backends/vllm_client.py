@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from engine.backends import BackendUnavailable
 from engine.decode import Delta
 from engine.generator import BaseGenerator, GenerationResult, GeneratorConfig
 from engine.guidance import KeywordGuide
@@ -30,10 +31,6 @@ from engine.vocab import vocab_info
 XARG = "cntrl"  # the vllm_xargs key the server plugin reads
 PROBE_TEXT = " probe"  # what the plugin forces for a probe request
 APPROXIMATE = "keyword guidance approximate: the server has no CNTRL logits processor (logit_bias on keyword first tokens)"
-
-
-class BackendUnavailable(RuntimeError):
-    """The generation server cannot be reached or failed mid-request; nothing was written."""
 
 
 class VllmGenerator(BaseGenerator):
@@ -125,9 +122,12 @@ class VllmGenerator(BaseGenerator):
         t0 = time.perf_counter()
         first_token_ms = None
         response = self._post(self._body(prompt, params, keywords, seed, min_words, rows))
+        finished = False
         try:
             for line in response.iter_lines():
-                if not line.startswith("data: ") or line == "data: [DONE]":
+                if line == "data: [DONE]":
+                    finished = True
+                if not line.startswith("data: ") or finished:
                     continue
                 for choice in json.loads(line[6:]).get("choices", []):
                     r = int(choice.get("index", 0))
@@ -145,6 +145,9 @@ class VllmGenerator(BaseGenerator):
                                      f"{one_line(exc)}; nothing was saved, try again") from exc
         finally:
             response.close()
+        if not finished:  # the connection closed cleanly, but before the server said it was done
+            raise BackendUnavailable(f"the vLLM server at {self.server_url} closed the stream mid-sentence; "
+                                     "nothing was saved, try again")
         notes = list(prompt.notes)
         if self.guidance != "plugin" and keywords and params.keyword_strength > 0:
             notes.append(APPROXIMATE)

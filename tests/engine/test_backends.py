@@ -4,7 +4,6 @@ write through the same pipeline; a server that is down gives a clear error."""
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import pytest
 import torch
@@ -17,7 +16,6 @@ from engine.vocab import vocab_info
 from tests.conftest import PRODUCT_DATA_DIR
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
-VLLM_URL = os.environ.get("CNTRL_VLLM_URL")
 
 
 def _rules_greedy(model, tokenizer, prompt: PromptIds, params: SamplingParams, keywords, echo) -> list[int]:
@@ -122,27 +120,3 @@ def test_llama_cpp_with_the_trained_adapter_writes_like_torch(default_pipeline):
         assert len(many) == 3 and all("dog" in c.lower() for c in many)
     finally:
         gen.close()
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not VLLM_URL, reason="no vLLM server (start one with bash scripts/serve_vllm.sh, set CNTRL_VLLM_URL)")
-def test_vllm_server_steers_streams_and_keeps_requests_apart():
-    """Through a real vLLM server with the plugin: keywords appear, 4 candidates, streaming, concurrency."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from engine.build import KnowledgeOptions, build_pipeline
-    from engine.loading import LoadConfig
-
-    pipeline = build_pipeline(LoadConfig(data_dir=str(PRODUCT_DATA_DIR), backend="vllm", server_url=VLLM_URL),
-                              knowledge=KnowledgeOptions(enabled=False))
-    context = StoryContext("Tom let his friend borrow his phone.")
-    step = pipeline.next_step(context, keywords=["dragon"], params=SamplingParams(seed=3, n_candidates=4))
-    assert step.backend["name"] == "vllm" and step.backend["guidance"] == "plugin"
-    assert len(step.candidates) == 4 and all("dragon" in c.lower() for c in step.candidates)
-    pieces = list(pipeline.stream_step(context, keywords=["river"], params=SamplingParams(seed=4)))
-    text = "".join(p for p in pieces if isinstance(p, str))
-    assert len([p for p in pieces if isinstance(p, str)]) > 2 and "river" in text.lower()
-    with ThreadPoolExecutor(2) as pool:
-        a, b = pool.map(lambda kw: pipeline.next_step(context, keywords=[kw], params=SamplingParams(seed=1)),
-                        ["castle", "pizza"])
-    assert "castle" in a.sentence.lower() and "pizza" in b.sentence.lower()

@@ -50,6 +50,7 @@ STEP = {
     "model": "tiny-random",
     "timings_ms": {"keywords": 1.5, "generate": 20.0},
     "notes": ["knowledge off-topic"],
+    "backend": {"name": "vllm", "server_url": "http://127.0.0.1:8000/v1", "served_model": "cntrl-smollm2"},
 }
 
 
@@ -77,7 +78,17 @@ def test_path_keeps_full_provenance(session, users):
     assert last.candidates == STEP["candidates"] and last.chosen == 0
     assert last.seed == 7 and last.model == "tiny-random" and last.params["top_k"] == 50
     assert last.timings_ms == {"keywords": 1.5, "generate": 20.0}
-    assert view.nodes[0].provenance.source == "typed"
+    assert last.backend == STEP["backend"]
+    assert view.nodes[0].provenance.source == "typed" and view.nodes[0].provenance.backend == {}
+
+
+def test_a_malformed_backend_record_is_refused(session, users):
+    story = create_story(session, user_id=users["ann"], title="B", premise="Ann drove home.")
+    for bad in (["vllm"], {"name": "x" * 501}, {str(i): "v" for i in range(17)}):
+        with pytest.raises(InvalidInput, match="backend"):
+            append_node(session, user_id=users["ann"], story_id=story.id, text="It was late.",
+                        provenance=Provenance(source="generated", backend=bad))
+    assert load_story(session, user_id=users["ann"], story_id=story.id).nodes == []
 
 
 def test_sibling_adds_a_version_and_overwrites_nothing(session, users):
