@@ -133,12 +133,15 @@ def engine_for(args: argparse.Namespace):
 
         return FakeEngine(chunk_delay_s=0.03)
 
+    from engine.loading import load_config_from_args
+
+    config = load_config_from_args(args)  # a bad flag combination (--backend vllm without --server-url) stops here
+
     def load():
         from engine.build import KnowledgeOptions, build_pipeline
-        from engine.loading import load_config_from_args
 
         knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
-        return build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
+        return build_pipeline(config, knowledge=knowledge, predictor=args.predictor)
 
     print(f"loading model {args.model} in the background; the page shows when it is ready", flush=True)
     return EngineHandle.load_in_background(load, description=args.model)

@@ -12,6 +12,8 @@ from engine.evaluation.harness import METRICS
 
 
 def register(subparsers) -> None:
+    from engine.backends import BACKENDS
+
     p = subparsers.add_parser(
         "evaluate",
         help="compare plain, prompted and trained generation (and ablations) with the human stories",
@@ -38,6 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("--stories-out", help="write every system's stories (and the human ones) to this JSONL file")
     p.add_argument("--json", action="store_true", help='print {"systems": {NAME: {METRIC: value}}}')
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
+    p.add_argument("--backend", default="torch", choices=BACKENDS,
+                   help="what writes the systems' sentences (default torch); gold perplexity is always "
+                   "scored by the torch copy of the same weights")
+    p.add_argument("--server-url", help="vllm: the server's OpenAI API, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--served-model", help="vllm: the trained system's model name (default: the adapter's name)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -53,7 +60,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = evaluate(specs=specs, split=args.split, limit=args.limit, offset=args.offset, seed=args.seed,
                       preset=args.preset, scorer=args.scorer, adapter=args.adapter, data_dir=args.data_dir,
-                      kb=args.kb, threads=args.threads, stories_out=args.stories_out)
+                      kb=args.kb, threads=args.threads, stories_out=args.stories_out, backend=args.backend,
+                      server_url=args.server_url, served_model=args.served_model)
     report["minutes"] = (time.perf_counter() - started) / 60
     report["load_average"] = list(os.getloadavg())
     if args.json:

@@ -110,30 +110,36 @@ class LlamaCppGenerator(BaseGenerator):
         guides = [KeywordGuide.build(self.tokenizer, keywords, params.keyword_strength, ends, 1) for _ in range(rows)]
         generator = torch.Generator().manual_seed(seed)
         final: list[RowState] = []
-        prefill_ms = decode_ms = 0.0
+        timings = {"prefill": 0.0, "decode": 0.0}
         reused = 0
         with self._lock:
-            for r in range(rows):
-                t0 = time.perf_counter()
-                logits = self._prefill(prompt.ids)
-                if r == 0:
-                    reused = self.reused_tokens
-                t1 = time.perf_counter()
-                for item in decode_rows(
-                    model=None, tokenizer=self.tokenizer, cache=_OneRowCache(), logits=logits, params=params,
-                    vocab=vocab, guide=guides[r], generator=generator, forward=self._forward, min_words=min_words,
-                    story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
-                ):
-                    if isinstance(item, Delta):
-                        yield Delta(r, item.text)
-                    else:
-                        final.extend(item)
-                prefill_ms += 1000 * (t1 - t0)
-                decode_ms += 1000 * (time.perf_counter() - t1)
+            threads = torch.get_num_threads()
+            # llama.cpp's own threads do the heavy work; torch's logit edits are tiny, and its
+            # intra-op threads would only compete with llama.cpp's for the same cores.
+            torch.set_num_threads(1)
+            try:
+                for r in range(rows):
+                    t0 = time.perf_counter()
+                    logits = self._prefill(prompt.ids)
+                    reused = self.reused_tokens if r == 0 else reused
+                    t1 = time.perf_counter()
+                    for item in decode_rows(
+                        model=None, tokenizer=self.tokenizer, cache=_OneRowCache(), logits=logits, params=params,
+                        vocab=vocab, guide=guides[r], generator=generator, forward=self._forward,
+                        min_words=min_words, story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
+                    ):
+                        if isinstance(item, Delta):
+                            yield Delta(r, item.text)
+                        else:
+                            final.extend(item)
+                    timings["prefill"] += 1000 * (t1 - t0)
+                    timings["decode"] += 1000 * (time.perf_counter() - t1)
+            finally:
+                torch.set_num_threads(threads)
         yield GenerationResult(
             candidates=[clean_sentence(s.text, complete_last_word=not s.cut_in_word) for s in final],
             seed=seed,
-            timings_ms={"prefill": prefill_ms, "decode": decode_ms},
+            timings_ms=timings,
             notes=list(prompt.notes),
             new_tokens=sum(len(s.ids) for s in final),
             reused_prefix_tokens=reused,

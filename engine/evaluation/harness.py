@@ -41,7 +41,7 @@ def gold_nll(system: System, case: Case, facts: list[str]) -> tuple[float, int]:
     prompt, lead = system.prompt(case.context, [case.gold_keyword], facts)
     tok = system.generator.tokenizer
     target = list(tok(lead + case.gold_sentence.strip(), add_special_tokens=False)["input_ids"])
-    return target_nll(system.generator.model, prompt.ids, target), len(target)
+    return target_nll(system.scoring_model, prompt.ids, target), len(target)
 
 
 def ranked_facts(system: System, case: Case, top_n: int) -> list[str]:

@@ -26,10 +26,39 @@ def load_models(specs: list[SystemSpec], *, adapter: str, data_dir: str | None, 
     return base, trained
 
 
+class BackendWriters:
+    """The generators that write on a non-torch backend, one per adapter choice, made on first use."""
+
+    def __init__(self, backend: str, *, adapter: str, data_dir: str | None, threads: int,
+                 server_url: str | None, served_model: str | None):
+        self.backend, self.adapter, self.data_dir, self.threads = backend, adapter, data_dir, threads
+        self.server_url, self.served_model = server_url, served_model
+        self.made: dict[bool, object] = {}
+
+    def get(self, trained: bool):
+        """None on the torch backend (the systems write with the loaded model itself)."""
+        if self.backend == "torch":
+            return None
+        if trained not in self.made:
+            from engine.build import remote_generator
+            from engine.loading import LoadConfig
+
+            self.made[trained] = remote_generator(LoadConfig(
+                backend=self.backend, adapter=self.adapter if trained else "none", data_dir=self.data_dir,
+                threads=self.threads, server_url=self.server_url,
+                served_model=self.served_model if trained else None))
+        return self.made[trained]
+
+    def close(self) -> None:
+        for generator in self.made.values():
+            generator.close()
+
+
 def evaluate(*, specs: list[SystemSpec], split: str, limit: int, offset: int = 0, seed: int = 0,
              preset: str = "balanced", scorer: str = "gemma3-270m", adapter: str = "auto",
              data_dir: str | None = None, kb: str | None = None, threads: int = 0,
-             stories_out: str | None = None, progress: bool = True) -> dict:
+             stories_out: str | None = None, progress: bool = True, backend: str = "torch",
+             server_url: str | None = None, served_model: str | None = None) -> dict:
     """The harness report: {"systems": {name: {metric: value}}, "notes": {...}, "cases": n}."""
     from tqdm.auto import tqdm
 
@@ -43,20 +72,26 @@ def evaluate(*, specs: list[SystemSpec], split: str, limit: int, offset: int = 0
     fluency = None if scorer == "none" else FluencyScorer.load(scorer, paths.data_dir(data_dir))
     params = SamplingParams.from_preset(preset, seed=seed)
     antonyms = AntonymTable.load()
+    writers = BackendWriters(backend, adapter=adapter, data_dir=data_dir, threads=threads,
+                             server_url=server_url, served_model=served_model)
     systems, runs = {}, []
     with tqdm(total=len(specs) * len(cases), desc="evaluate", unit="case", disable=not progress) as bar:
         for spec in specs:
-            system = build_system(spec, base=base, trained=trained, retriever=retriever, ranker=ranker)
+            system = build_system(spec, base=base, trained=trained, retriever=retriever, ranker=ranker,
+                                  writer=writers.get(spec.trained))
             bar.set_postfix(system=spec.name)
             systems[spec.name], run = evaluate_system(system, cases, params=params, antonyms=antonyms,
                                                       scorer=fluency, progress=bar)
             runs.append(run)
+    writers.close()
     systems["human"] = human_row(cases, fluency)
     if stories_out:
         write_stories(Path(stories_out), cases, runs)
     notes = {"split": f"Plan-and-Write {split}, stories {offset}-{offset + len(cases) - 1}",
              "knowledge": note, "scorer": scorer, "preset": preset, "seed": seed,
-             "adapter": trained.adapter.path if trained is not None else None}
+             "adapter": trained.adapter.path if trained is not None else None,
+             "backend": backend if backend == "torch" else
+             f"{backend} writes; gold perplexity is scored by the torch copy of the same weights"}
     return {"systems": systems, "notes": notes, "cases": len(cases)}
 
 

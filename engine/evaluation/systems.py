@@ -57,6 +57,7 @@ class System:
 
     spec: SystemSpec
     pipeline: Pipeline
+    scoring_model: object = None  # the torch model that scores gold perplexity (the same weights)
 
     @property
     def generator(self) -> Generator:
@@ -89,18 +90,22 @@ def plain_prompt(tokenizer, context: StoryContext, budget: int) -> PromptIds:
     return PromptIds(prefix=ids[-budget:], suffix=[])
 
 
-def build_system(spec: SystemSpec, *, base, trained, retriever, ranker) -> System:
-    """A System over the loaded models (`base`, `trained`: LoadedModel) and shared knowledge stages."""
+def build_system(spec: SystemSpec, *, base, trained, retriever, ranker, writer=None) -> System:
+    """A System over the loaded models (`base`, `trained`: LoadedModel) and shared knowledge stages.
+
+    `writer`, when given, is the generator that writes (another backend on the same weights);
+    the loaded torch model still scores the gold sentence's perplexity.
+    """
     from engine.build import generator_from_model, make_predictor
 
     loaded = trained if spec.trained else base
     if loaded is None:
         raise ValueError(f"system {spec.name!r} needs the trained adapter, and none is loaded")
-    generator = generator_from_model(loaded)
+    generator = writer or generator_from_model(loaded)
     pipeline = Pipeline(
         generator=generator, predictor=make_predictor(spec.predictor, generator),
         retriever=retriever if spec.knowledge else NullRetriever(),
         ranker=ranker if spec.knowledge else NullRanker(),
         knowledge_note="harness" if spec.knowledge else "knowledge turned off",
     )
-    return System(spec, pipeline)
+    return System(spec, pipeline, scoring_model=loaded.model)

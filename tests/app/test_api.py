@@ -58,6 +58,19 @@ def test_errors_come_back_as_messages(client, fake):
     assert json.loads(client.predict(story, api_name="/export_story"))["nodes"] == []
 
 
+def test_a_generation_server_that_is_down_is_named_and_nothing_is_lost(client, fake):
+    from engine.backends import BackendUnavailable
+
+    story = client.predict("Ann drove home.", api_name="/new_story")
+    client.predict(story, "", api_name="/write_next")
+    fake.fail_next(BackendUnavailable("the vLLM server at http://127.0.0.1:8000/v1 does not answer: refused"))
+    with pytest.raises(Exception, match="vLLM server at http://127.0.0.1:8000/v1 does not answer"):
+        client.predict(story, "", api_name="/write_next")
+    assert len(json.loads(client.predict(story, api_name="/export_story"))["nodes"]) == 1
+    client.predict(story, "", api_name="/write_next")  # the server is back
+    assert len(json.loads(client.predict(story, api_name="/export_story"))["nodes"]) == 2
+
+
 def test_two_concurrent_writes_from_two_windows_keep_one_chain(client, fake):
     fake.chunk_delay_s = 0.05
     story = client.predict("Ann drove home.", api_name="/new_story")

@@ -97,3 +97,8 @@ def test_sampling_flags_set_the_panel_defaults(fake, store):
     demo = build_demo(fake, store, defaults=params)
     values = {c.elem_id: c.value for c in demo.blocks.values() if getattr(c, "elem_id", None) in ("candidates", "seed")}
     assert values == {"candidates": 3, "seed": 11}
+
+
+def test_a_vllm_backend_without_a_server_url_stops_at_launch(capsys):
+    assert main(["--backend", "vllm", "--port", "0"]) == 2
+    assert "--server-url" in capsys.readouterr().err

@@ -120,3 +120,18 @@ def test_llama_cpp_with_the_trained_adapter_writes_like_torch(default_pipeline):
         assert len(many) == 3 and all("dog" in c.lower() for c in many)
     finally:
         gen.close()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python not installed (bash scripts/setup.sh --llama-cpp)")
+def test_the_evaluation_harness_writes_on_llama_cpp():
+    """`engine evaluate --backend llama-cpp`: the trained system writes through llama.cpp; torch scores."""
+    from engine.evaluation.run import evaluate
+    from engine.evaluation.systems import system_spec
+
+    report = evaluate(specs=[system_spec("trained")], split="dev", limit=1, scorer="none", backend="llama-cpp",
+                      data_dir=str(PRODUCT_DATA_DIR), progress=False)
+    row = report["systems"]["trained"]
+    assert report["notes"]["backend"].startswith("llama-cpp writes")
+    assert 1.0 < row["gold_ppl"] < 1000 and row["inclusion_guided"] == 1.0
+    assert row["words_per_sentence"] >= 4 and row["seconds_per_sentence"] > 0
