@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
     parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
+    parser.add_argument("--concurrency", type=int, help="sentences written at once (default 1; 16 with "
+                        "--backend vllm, whose server batches them)")
+    parser.add_argument("--queue-size", type=int, default=16, help="writers that may wait for their turn; "
+                        "one more gets a 'busy, position N' answer at once (default 16)")
+    parser.add_argument("--queue-wait", type=float, default=300.0, help="seconds a writer waits in the queue "
+                        "before a 'busy' answer (default 300)")
     parser.add_argument("--load-wait", type=float, default=30.0, help="seconds a request made while the model "
                         "loads waits for it before answering 'still loading' (default 30; 0: answer at once)")
     add_sampling_args(parser)
@@ -88,6 +94,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
     from fastapi import FastAPI
 
+    from app.admission import WritingQueue
     from app.auth import database_checker, import_auth_file, remember_client
     from app.engine_handle import EngineHandle
     from app.health import add_health_routes
@@ -107,10 +114,12 @@ def serve(args: argparse.Namespace) -> int:
     auth = database_checker(store.factory) if args.login or args.auth_file else None
     handle = EngineHandle.of(engine_for(args))
     handle.wait_s = args.load_wait
-    demo = build_demo(handle, store, defaults=params_from_args(args))
+    concurrency = args.concurrency or (16 if getattr(args, "backend", "torch") == "vllm" else 1)
+    queue = WritingQueue(concurrency=concurrency, capacity=args.queue_size, max_wait_s=args.queue_wait)
+    demo = build_demo(handle, store, defaults=params_from_args(args), queue=queue)
     server = FastAPI()
     remember_client(server)  # the login throttle counts failures per client address too
-    add_health_routes(server, handle, store.factory)
+    add_health_routes(server, handle, store.factory, queue)
     if not args.no_eval:
         from app.evaluation.ui import build_eval_demo
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from engine.keywords import MAX_RAW_KEYWORDS, clean_keywords
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
 DEFAULT_KEYWORDS = (("phone", "battery"), ("store", "charger"), ("friend", "call"), ("home", "happy"))
@@ -52,7 +53,7 @@ class FakeEngine:
         self._errors.append(error)
 
     def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]:
-        context = _validated(context)
+        context = context.validated()
         self.calls.append(FakeCall("suggest_keywords", context, []))
         return list(DEFAULT_KEYWORDS[len(context.sentences) % len(DEFAULT_KEYWORDS)])
 
@@ -68,7 +69,7 @@ class FakeEngine:
     ) -> Iterator[str | Step]:
         """Stream the sentence chunk by chunk, then yield its Step."""
         start = time.perf_counter()
-        context = _validated(context)
+        context = context.validated()
         params = params or SamplingParams()
         seed = params.seed if params.seed is not None else 1234
         kws, source = _keywords(keywords), "given"
@@ -94,18 +95,11 @@ class FakeEngine:
         )
 
 
-def _validated(context: StoryContext) -> StoryContext:
-    premise = (context.premise or "").strip()
-    if not premise:
-        raise ValueError("the premise is empty: give a title or a first sentence")
-    return StoryContext(premise, tuple(s for s in context.sentences if s.strip()))
-
-
 def _keywords(keywords: Iterable[str] | str | None) -> list[str]:
     if not keywords:
         return []
     raw = keywords.split(",") if isinstance(keywords, str) else list(keywords)
-    return [k.strip() for k in raw if k.strip()][:8]
+    return clean_keywords(raw[:MAX_RAW_KEYWORDS])[0]  # the pipeline's own rule: at most MAX_KEYWORDS words
 
 
 def _sentence_chunks(keywords: list[str], index: int) -> list[str]:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.admission import WritingQueue
 from app.engine_handle import EngineHandle
 from storage.errors import one_line
 
@@ -26,12 +27,24 @@ def database_answers(factory) -> str | None:
     return None
 
 
-def add_health_routes(server: FastAPI, handle: EngineHandle, factory) -> None:
-    """Register /healthz and /readyz on `server` (before Gradio is mounted at /)."""
+def add_health_routes(server: FastAPI, handle: EngineHandle, factory, queue: WritingQueue | None = None) -> None:
+    """Register /healthz and /readyz on `server` (before Gradio is mounted at /).
+
+    /healthz also reports the writing queue: sentences running, writers waiting, and the
+    median and 95th percentile of the time admitted requests waited.
+    """
 
     @server.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
-        return {"status": "up"}
+        if queue is None:
+            return {"status": "up"}
+        stats = queue.stats()
+        waits = sorted(queue.waits_s[-1000:])
+        return {"status": "up", "queue": {
+            "running": stats.running, "waiting": stats.waiting, "capacity": stats.capacity,
+            "concurrency": stats.concurrency, "admitted": len(queue.waits_s),
+            "wait_p50_s": round(waits[len(waits) // 2], 3) if waits else 0.0,
+            "wait_p95_s": round(waits[int(0.95 * (len(waits) - 1))], 3) if waits else 0.0}}
 
     @server.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:

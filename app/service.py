@@ -14,17 +14,18 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 import storage
+from app.admission import WritingQueue
 from app.engine_handle import EngineHandle
 from app.errors import AppError
 from app.locks import StoryLocks
 from app.store import Store
 from app.undo_log import UndoLog
 from app.writing import Delta, StepRequest, provenance, stream_sentence, suggest
-from engine.types import Step, StoryContext
+from engine.types import MAX_PREMISE_CHARS, Step, StoryContext, clean_premise
 from storage import NodeView, Provenance, StorySummary, StoryView, validate
 from storage.tree import get_story, visible_nodes
 
-MAX_PREMISE = 100_000
+MAX_PREMISE = MAX_PREMISE_CHARS  # a longer premise is refused here, not clipped
 TITLE_FROM_PREMISE = 80
 
 
@@ -44,21 +45,23 @@ class HistoryEntry:
 class StoryService:
     """Story operations for the UI and the API; every method names the acting user."""
 
-    def __init__(self, *, engine: EngineHandle, store: Store) -> None:
+    def __init__(self, *, engine: EngineHandle, store: Store, queue: WritingQueue | None = None) -> None:
         self.engine = engine
         self.store = store
+        self.queue = queue or WritingQueue()
         self.locks = StoryLocks()
         self.undo_log = UndoLog()
 
     # ------------------------------------------------------------------ stories
     def new_story(self, *, user_id: int, premise: str, title: str = "") -> StoryView:
         """Start a story; the title defaults to the premise's beginning."""
-        premise = (premise or "").replace("\x00", "").strip()
-        if not premise:
-            raise AppError("the premise is empty: give a title or a first sentence")
+        try:
+            premise = clean_premise(premise)
+        except ValueError as error:
+            raise AppError(str(error)) from None
         if len(premise) > MAX_PREMISE:
             raise AppError(f"the premise is {len(premise):,} characters; at most {MAX_PREMISE:,} are allowed")
-        title = (title or "").strip()[:500] or _title_of(premise)
+        title = (title or "").strip()[: validate.MAX_TITLE] or _title_of(premise)
         story = self.store.run(lambda s: storage.create_story(s, user_id=user_id, title=title, premise=premise))
         return self.load(user_id=user_id, story_id=story.id)
 
@@ -76,7 +79,7 @@ class StoryService:
     def rename(self, *, user_id: int, story_id: int, title: str) -> StoryView:
         def work(session: Session) -> None:
             story = get_story(session, user_id=user_id, story_id=story_id, for_update=True)
-            story.title = validate.text(title.strip(), field="title", limit=500, allow_empty=True)
+            story.title = validate.text(title.strip(), field="title", limit=validate.MAX_TITLE, allow_empty=True)
         self.store.run(work)
         return self.load(user_id=user_id, story_id=story_id)
 
@@ -87,7 +90,7 @@ class StoryService:
             return self.new_story(user_id=user_id, premise=view.premise, title=f"{view.title} (fork)")
         node = node_id or view.head_node_id
         fork = self.store.run(lambda s: storage.fork_story(
-            s, user_id=user_id, story_id=story_id, node_id=node, title=f"{view.title} (fork)"[:500]))
+            s, user_id=user_id, story_id=story_id, node_id=node, title=f"{view.title} (fork)"[: validate.MAX_TITLE]))
         return self.load(user_id=user_id, story_id=fork.id)
 
     def delete(self, *, user_id: int, story_id: int) -> None:
@@ -114,14 +117,15 @@ class StoryService:
     # ------------------------------------------------------------------ writing
     def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
         view = self.load(user_id=user_id, story_id=story_id)
-        return suggest(self.engine.get(), _context(view, len(view.nodes)), seed)
+        with self.queue.ticket():
+            return suggest(self.engine.get(), _context(view, len(view.nodes)), seed)
 
     def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
         """Stream the next sentence, save it after the head, then yield the story."""
         with self.locks.hold(story_id):
             view = self.load(user_id=user_id, story_id=story_id)
             index = len(view.nodes) + 1
-            step = yield from _collect(stream_sentence(self.engine.get(), _context(view, index - 1), index, request))
+            step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, request)
             self._save(user_id, view, lambda s: storage.append_node(
                 s, user_id=user_id, story_id=story_id, text=step.sentence, provenance=provenance(step)))
             yield self.load(user_id=user_id, story_id=story_id)
@@ -134,17 +138,22 @@ class StoryService:
             view = self.load(user_id=user_id, story_id=story_id)
             node = _node_at(view, index)
             engine = self.engine.get()
-            step = yield from _collect(stream_sentence(engine, _context(view, index - 1), index, request))
+            step = yield from self._sentence(engine, _context(view, index - 1), index, request)
             texts = [n.text for n in view.nodes[: index - 1]] + [step.sentence]
             records: list[tuple[str, Provenance]] = [(step.sentence, provenance(step))]
             for later in view.nodes[index:] if keep_following else []:
                 context = StoryContext(view.premise, tuple(texts))
                 again = replace(request, keywords=later.provenance.keywords, pinned=(), vetoed=())
-                next_step = yield from _collect(stream_sentence(engine, context, len(texts) + 1, again))
+                next_step = yield from self._sentence(engine, context, len(texts) + 1, again)
                 texts.append(next_step.sentence)
                 records.append((next_step.sentence, provenance(next_step)))
             self._replace_from(user_id, view, node, records)
             yield self.load(user_id=user_id, story_id=story_id)
+
+    def _sentence(self, engine, context: StoryContext, index: int, request: StepRequest):
+        """Stream one sentence when the writing queue admits it; returns its Step (`yield from`)."""
+        with self.queue.ticket():
+            return (yield from _collect(stream_sentence(engine, context, index, request)))
 
     def edit_sentence(self, *, user_id: int, story_id: int, index: int, text: str) -> StoryView:
         """Save the writer's text as a new version of sentence `index`; later sentences stay."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app.admission import WritingQueue
 from app.api import register_api
 from app.engine_handle import EngineHandle
 from app.handlers import Handlers
@@ -26,19 +27,21 @@ STORY_IN_URL_JS = """(id) => { const u = new URL(window.location.href);
   window.history.replaceState(null, '', u); }"""
 
 
-def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None) -> gr.Blocks:
+def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
+               queue: WritingQueue | None = None) -> gr.Blocks:
     """The CNTRL Studio editor.
 
     Args:
         engine: A Pipeline, a FakeEngine, or an `EngineHandle` still loading one.
         store: The sessions database (`Store.open(url)`).
         defaults: Initial values of the sampling panel (the CLI's sampling flags).
+        queue: The writing queue in front of the engine (default: one sentence at a time, 16 waiting).
 
     Returns:
         Blocks to `.launch()`; the stateless API endpoints are registered on it.
     """
     handle = EngineHandle.of(engine)
-    handlers = Handlers.of(StoryService(engine=handle, store=store))
+    handlers = Handlers.of(StoryService(engine=handle, store=store, queue=queue))
     library = Library(handlers)
     with gr.Blocks(title="CNTRL Studio") as demo:
         status = gr.Markdown(handle.status, elem_id="model-status")  # read again on every page load

@@ -3,11 +3,14 @@ check of the database against what the clients were told.
 
     python benchmarks/bench_load_app.py --writers 50 --seconds 120                 # SQLite
     python benchmarks/bench_load_app.py --writers 50 --seconds 120 --database-url URL  # PostgreSQL
+    python benchmarks/bench_load_app.py --real-model --writers 8 --seconds 180 --queue-size 4   # the default model
 
 Each simulated writer loops: new story, 4 sentences (keyword = the writer's own tag), steer
 sentence 2 with another keyword, undo, export. Afterwards every story is read back from the
 database: every acknowledged sentence must be there, and no story may hold another writer's tag.
-Traffic goes to 127.0.0.1 only.
+Traffic goes to 127.0.0.1 only. With --real-model the app writes with the default model (and
+its knowledge) behind its writing queue; answers that say "busy" are counted apart from
+errors, and the app's own /healthz gives the queue wait of admitted requests.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def start_app(port: int, data_dir: Path, database_url: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "app", "--fake-engine", "--port", str(port), "--data-dir", str(data_dir),
-               "--database-url", database_url, "--no-eval"]
+def start_app(port: int, data_dir: Path, database_url: str, *, real_model: bool = False,
+              queue_size: int = 16) -> subprocess.Popen:
+    command = [sys.executable, "-m", "app", "--port", str(port), "--database-url", database_url, "--no-eval",
+               "--queue-size", str(queue_size)]
+    # The real model reads the product's data directory (converted model, knowledge); the fake needs none.
+    command += [] if real_model else ["--fake-engine", "--data-dir", str(data_dir)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
@@ -42,7 +48,7 @@ def start_app(port: int, data_dir: Path, database_url: str) -> subprocess.Popen:
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise SystemExit("the app did not become ready within 90 s")
+    raise SystemExit("the app did not become ready within 180 s")
 
 
 class Writer(threading.Thread):
@@ -110,10 +116,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--port", type=int, default=7871)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--real-model", action="store_true", help="the default model instead of the scripted engine")
+    parser.add_argument("--queue-size", type=int, default=16, help="the app's --queue-size (default 16)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     url_db = args.database_url or f"sqlite:///{work / 'stories.db'}"
-    process = start_app(args.port, work, url_db)
+    process = start_app(args.port, work, url_db, real_model=args.real_model, queue_size=args.queue_size)
+    queue = {}
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list = []
     acked: dict = {}
@@ -127,14 +136,22 @@ def main() -> int:
         for w in writers:
             w.join(timeout=args.seconds + 300)
         elapsed = time.perf_counter() - started
+        with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=10) as answer:
+            queue = json.loads(answer.read()).get("queue", {})
     finally:
         process.terminate()
         process.wait(timeout=30)
+    busy = [e for e in errors if "busy" in e[2]]
+    errors = [e for e in errors if "busy" not in e[2]]
+    written = sum(len(r["sentences"]) for r in acked.values())  # acknowledged sentences
     report = {
+        "engine": "default model" if args.real_model else "scripted fake",
         "database": "postgresql" if url_db.startswith("postgresql") else "sqlite",
         "writers": args.writers, "seconds": round(elapsed, 1), "load_average": os.getloadavg(),
         "actions": {a: {"n": len(t), "p50_s": round(statistics.median(t), 3),
                         "p95_s": round(sorted(t)[int(0.95 * (len(t) - 1))], 3)} for a, t in sorted(timings.items())},
+        "busy_answers": len(busy), "busy_example": busy[0][2] if busy else None,
+        "sentences_per_minute": round(60 * written / elapsed, 1), "queue": queue,
         "errors": len(errors), "error_kinds": sorted({f"{a}: {k}: {m[:80]}" for a, k, m in errors})[:10],
         "check": check_database(url_db, acked),
     }

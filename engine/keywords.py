@@ -18,6 +18,7 @@ from nltk.tokenize import NLTKWordTokenizer
 from engine.paths import asset
 
 MAX_KEYWORDS = 3
+MAX_RAW_KEYWORDS = 64  # a longer list is clipped before validation
 MAX_KEYWORD_CHARS = 40
 _LETTER = r"[^\W\d_]"  # a letter of any script
 _WORD_RE = re.compile(rf"^{_LETTER}(?:{_LETTER}|['-])*{_LETTER}$|^{_LETTER}$")

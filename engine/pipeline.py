@@ -15,12 +15,9 @@ from pathlib import Path
 from engine.decode import Delta
 from engine.generator import GenerationResult, Generator, resolve_seed
 from engine.keyword_predictor import KeywordPrediction, KeywordPredictor
-from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
+from engine.keywords import MAX_KEYWORDS, MAX_RAW_KEYWORDS, clean_keywords, extract_keywords
 from engine.knowledge.base import NullRanker, NullRetriever, Ranker, Retriever
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
-
-MAX_PREMISE_CHARS = 100_000
-MAX_RAW_KEYWORDS = 64  # more than this is clipped before validation
 
 
 class RakePredictor:
@@ -50,12 +47,8 @@ class Pipeline:
         return f"{self.generator.model_id} + {Path(adapter).name}" if adapter else self.generator.model_id
 
     def validate_context(self, context: StoryContext) -> StoryContext:
-        """Refuse an empty premise; strip NUL bytes; clip absurd lengths (the prompt clips further)."""
-        premise = (context.premise or "").replace("\x00", "").strip()
-        if not premise:
-            raise ValueError("the premise is empty: give a title or a first sentence")
-        sentences = tuple(s.replace("\x00", "").strip() for s in context.sentences if s and s.strip())
-        return StoryContext(premise[:MAX_PREMISE_CHARS], sentences)
+        """Refuse an empty premise; strip NUL bytes; clip absurd lengths (StoryContext.validated)."""
+        return context.validated()
 
     def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]:
         """The predictor's keywords for the sentence after `context`."""

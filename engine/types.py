@@ -117,3 +117,20 @@ class StoryContext:
 
     def extend(self, sentence: str) -> StoryContext:
         return StoryContext(self.premise, (*self.sentences, sentence))
+
+    def validated(self) -> StoryContext:
+        """The context every writer gets: NUL bytes gone, blank sentences dropped, the premise
+        clipped to MAX_PREMISE_CHARS (the prompt clips further); an empty premise is refused."""
+        return StoryContext(clean_premise(self.premise)[:MAX_PREMISE_CHARS],
+                            tuple(s.replace("\x00", "").strip() for s in self.sentences if s and s.strip()))
+
+
+MAX_PREMISE_CHARS = 100_000
+
+
+def clean_premise(premise: str | None) -> str:
+    """A premise without NUL bytes or outer blanks; ValueError when nothing is left."""
+    text = (premise or "").replace("\x00", "").strip()
+    if not text:
+        raise ValueError("the premise is empty: give a title or a first sentence")
+    return text

@@ -10,18 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_ENV = "CNTRL_DATA_DIR"
 DATABASE_URL_ENV = "CNTRL_DATABASE_URL"
 DEFAULT_DB_FILE = "stories.db"
 
 
 def data_dir() -> Path:
-    """Return the data directory (same rule as the engine's), creating it if needed."""
-    raw = os.environ.get(DATA_DIR_ENV) or REPO_ROOT / "data"
-    path = Path(raw).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The product's data directory (`engine.paths.data_dir` owns the rule), created if needed."""
+    from engine.paths import data_dir as product_data_dir
+
+    return product_data_dir()
 
 
 def database_url(url: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
+from engine.planner import one_line  # noqa: F401 - the one error formatter, re-exported for storage callers
 
 
 class StorageError(Exception):
@@ -23,15 +23,3 @@ class InvalidInput(StorageError, ValueError):
 
 class Conflict(StorageError):
     """The request clashes with stored state (a taken user name, nothing to redo)."""
-
-
-def one_line(error: BaseException) -> str:
-    """An error as one readable line for command-line messages ("database: ..." for SQLAlchemy's).
-
-    SQLAlchemy's messages carry the statement and a documentation link on later lines;
-    the driver's own first line says what went wrong.
-    """
-    cause = getattr(error, "orig", None) or error
-    text = str(cause).strip().splitlines()
-    first = text[0] if text else type(cause).__name__
-    return f"database: {first}" if isinstance(error, SQLAlchemyError) else first

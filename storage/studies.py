@@ -24,6 +24,9 @@ from storage.study_models import (
 LIKERT_RANGE = range(1, 6)
 PAIRWISE_ANSWERS = ("A", "B", "tie", "both_bad")
 CONTROL_ANSWERS = ("yes", "no")
+# What a pairwise answer means for the systems compared: both_bad is a tie (neither is better).
+PAIRWISE_OUTCOMES = {"A": "a", "B": "b", "tie": "tie", "both_bad": "tie"}
+CONTROL_SCORES = {"yes": 1.0, "no": 0.0}
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 
 

@@ -18,12 +18,11 @@ from app.evaluation.stats import (
     alpha,
     bradley_terry_intervals,
     mean_interval,
+    normalise_outcome,
     win_rates,
 )
 from storage import RatingRecord, get_study, study_ratings
-
-CONTROL_SCORE = {"yes": 1.0, "no": 0.0}
-PAIRWISE_OUTCOME = {"A": "a", "B": "b", "tie": "tie", "both_bad": "tie"}
+from storage.studies import CONTROL_SCORES
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ def _mean_table(
     """Mean (Likert) or share of "yes" (control) per system, with bootstrap intervals."""
     by_system: dict[str, list[float]] = {}
     for r in rows:
-        value = CONTROL_SCORE[r.value] if kind == "control" else float(r.value)
+        value = CONTROL_SCORES[r.value] if kind == "control" else float(r.value)
         by_system.setdefault(str(r.hidden.get("system", "?")), []).append(value)
     for system, values in sorted(by_system.items()):
         ci = mean_interval(values, n_resamples=n, seed=seed)
@@ -170,7 +169,7 @@ def _pairwise_tables(
 ) -> None:
     """Win rates and Bradley-Terry scores (ties and both_bad count as half) for one criterion."""
     games = [
-        Comparison(r.hidden["systems"]["A"], r.hidden["systems"]["B"], PAIRWISE_OUTCOME[r.value])
+        Comparison(r.hidden["systems"]["A"], r.hidden["systems"]["B"], normalise_outcome(r.value))
         for r in rows
     ]
     for w in win_rates(games):

@@ -15,6 +15,8 @@ import krippendorff
 import numpy as np
 from scipy import optimize, stats
 
+from storage.studies import PAIRWISE_OUTCOMES
+
 BT_BOUND = 10.0  # log-strengths are kept in [-10, 10] so a system that always wins stays finite
 
 
@@ -97,10 +99,9 @@ def mean_interval(
 def normalise_outcome(outcome: str) -> str:
     """Map a pairwise answer to "a", "b" or "tie" (both_bad is a tie: neither is better)."""
     value = str(outcome).lower()
-    if value in ("a", "b"):
-        return value
-    if value in ("tie", "both_bad"):
-        return "tie"
+    for answer, result in PAIRWISE_OUTCOMES.items():
+        if value == answer.lower():
+            return result
     raise ValueError(f"a pairwise outcome is A, B, tie or both_bad, got {outcome!r}")
 
 

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.evaluation.service import EvalService
 from app.evaluation.ui_admin import build_admin_tab
 from storage import StorageError
+from storage.studies import CONTROL_ANSWERS, LIKERT_RANGE, PAIRWISE_ANSWERS
 
 MAX_CRITERIA = 6
-CHOICES = {
-    "likert": ["1", "2", "3", "4", "5"],
-    "pairwise": ["A", "B", "tie", "both_bad"],
-    "control": ["yes", "no"],
+CHOICES = {  # the answers storage accepts, as the page's radio labels
+    "likert": [str(v) for v in LIKERT_RANGE],
+    "pairwise": list(PAIRWISE_ANSWERS),
+    "control": list(CONTROL_ANSWERS),
 }
 KEY_HELP = {
     "likert": "Keys: 1-5 answer the next question, Enter submits.",

@@ -27,13 +27,6 @@ class RankerConfig:
     cache_size: int = 50_000  # fact embeddings kept in memory
     batch_size: int = 64
 
-    @classmethod
-    def from_name(cls, name: str) -> RankerConfig:
-        presets = {"default": {}, "tiny": {"cache_size": 256, "batch_size": 8}}
-        if name not in presets:
-            raise ValueError(f"unknown ranker preset {name!r}; choose from {', '.join(presets)}")
-        return cls(**presets[name])
-
 
 def model_path(model: str = DEFAULT_MODEL) -> Path:
     """Directory of the embedding model: the wheel's bundled copy, or a local path."""

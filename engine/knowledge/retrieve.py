@@ -25,13 +25,6 @@ class RetrievalConfig:
     per_relation: int = 10  # at most this many facts of one relation
     per_key: int = 200  # best-weighted edges read per lookup key
 
-    @classmethod
-    def from_name(cls, name: str) -> RetrievalConfig:
-        presets = {"default": {}, "tiny": {"per_relation": 3, "per_key": 20}, "wide": {"per_relation": 25, "per_key": 1000}}
-        if name not in presets:
-            raise ValueError(f"unknown retrieval preset {name!r}; choose from {', '.join(presets)}")
-        return cls(**presets[name])
-
 
 _KEY_QUERY = "SELECT edge_id FROM edge_keys WHERE key = ? ORDER BY weight DESC LIMIT ?"
 _EDGE_QUERY = "SELECT id, relation, head, tail, sentence, weight, source FROM edges WHERE id IN ({})"

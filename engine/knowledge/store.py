@@ -91,22 +91,6 @@ def open_read_only(path: Path) -> Engine:
     return create_engine(f"sqlite+pysqlite:///{uri}&uri=true")
 
 
-def read_meta(session: Session) -> dict[str, str]:
-    """All meta entries of the store."""
-    return {row.key: row.value for row in session.scalars(select(Meta))}
-
-
-def write_meta(session: Session, **values: str) -> None:
-    """Insert or replace meta entries."""
-    for key, value in values.items():
-        session.merge(Meta(key=key, value=value))
-
-
-def edge_count(session: Session) -> int:
-    """Number of edges in the store."""
-    return session.scalar(select(func.count()).select_from(Edge)) or 0
-
-
 def store_stats(session: Session, path: Path) -> dict:
     """`{"edges", "relations": {name: count}, "sources": {name: count}, "bytes"}`."""
     relations = session.execute(

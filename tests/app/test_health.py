@@ -72,3 +72,17 @@ def test_a_call_made_while_loading_waits_for_the_model_then_gives_up_clearly():
     handle.wait_s = 10
     threading.Timer(0.2, release.set).start()
     assert isinstance(handle.get(), FakeEngine)  # waited for the load instead of refusing
+
+
+def test_healthz_reports_the_writing_queue(store):
+    from app.admission import WritingQueue
+
+    queue = WritingQueue(concurrency=1, capacity=3, max_wait_s=5)
+    server = FastAPI()
+    add_health_routes(server, EngineHandle.of(FakeEngine()), store.factory, queue)
+    client = TestClient(server)
+    with queue.ticket():
+        busy = client.get("/healthz").json()["queue"]
+        assert busy["running"] == 1 and busy["waiting"] == 0 and busy["capacity"] == 3
+    idle = client.get("/healthz").json()["queue"]
+    assert idle["running"] == 0 and idle["admitted"] == 1 and 0 <= idle["wait_p95_s"] < 1
