@@ -25,7 +25,8 @@ case "${1:-}" in
     if running && [ "$(cat "$PORTFILE" 2>/dev/null)" = "$PORT" ]; then
       echo "[vllm_server] already running (PID $(cat "$PIDFILE"), port $PORT)"
     else
-      setsid bash scripts/serve_vllm.sh --port "$PORT" > "$VENV/server.log" 2>&1 < /dev/null &
+      # 3>&- : the server must not hold the caller's stdout (fd 3), or "$(... start)" never returns.
+      setsid bash scripts/serve_vllm.sh --port "$PORT" > "$VENV/server.log" 2>&1 < /dev/null 3>&- &
       echo $! > "$PIDFILE"
       echo "$PORT" > "$PORTFILE"
       echo "[vllm_server] starting on port $PORT (PID $!, log $VENV/server.log)"
