@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ class WritingQueue:
         self._running = 0
         self._waiting: list[int] = []  # ticket numbers in arrival order
         self._numbers = itertools.count()
-        self.waits_s: list[float] = []  # how long each admitted request waited (for the load figures)
+        self.admitted = 0
+        self.waits_s: deque[float] = deque(maxlen=1000)  # the latest admitted requests' waits (for /healthz)
 
     def stats(self) -> QueueStats:
         with self._cond:
@@ -73,6 +75,7 @@ class WritingQueue:
                 self._waiting.remove(number)
                 self._cond.notify_all()
             self._running += 1
+            self.admitted += 1
             self.waits_s.append(time.monotonic() - start)
         try:
             yield

@@ -114,7 +114,7 @@ def serve(args: argparse.Namespace) -> int:
     auth = database_checker(store.factory) if args.login or args.auth_file else None
     handle = EngineHandle.of(engine_for(args))
     handle.wait_s = args.load_wait
-    concurrency = args.concurrency or (16 if getattr(args, "backend", "torch") == "vllm" else 1)
+    concurrency = args.concurrency or (16 if args.backend == "vllm" else 1)
     queue = WritingQueue(concurrency=concurrency, capacity=args.queue_size, max_wait_s=args.queue_wait)
     demo = build_demo(handle, store, defaults=params_from_args(args), queue=queue)
     server = FastAPI()

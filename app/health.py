@@ -39,10 +39,10 @@ def add_health_routes(server: FastAPI, handle: EngineHandle, factory, queue: Wri
         if queue is None:
             return {"status": "up"}
         stats = queue.stats()
-        waits = sorted(queue.waits_s[-1000:])
+        waits = sorted(queue.waits_s)
         return {"status": "up", "queue": {
             "running": stats.running, "waiting": stats.waiting, "capacity": stats.capacity,
-            "concurrency": stats.concurrency, "admitted": len(queue.waits_s),
+            "concurrency": stats.concurrency, "admitted": queue.admitted,
             "wait_p50_s": round(waits[len(waits) // 2], 3) if waits else 0.0,
             "wait_p95_s": round(waits[int(0.95 * (len(waits) - 1))], 3) if waits else 0.0}}
 

@@ -25,7 +25,6 @@ from engine.types import MAX_PREMISE_CHARS, Step, StoryContext, clean_premise
 from storage import NodeView, Provenance, StorySummary, StoryView, validate
 from storage.tree import get_story, visible_nodes
 
-MAX_PREMISE = MAX_PREMISE_CHARS  # a longer premise is refused here, not clipped
 TITLE_FROM_PREMISE = 80
 
 
@@ -59,8 +58,8 @@ class StoryService:
             premise = clean_premise(premise)
         except ValueError as error:
             raise AppError(str(error)) from None
-        if len(premise) > MAX_PREMISE:
-            raise AppError(f"the premise is {len(premise):,} characters; at most {MAX_PREMISE:,} are allowed")
+        if len(premise) > MAX_PREMISE_CHARS:  # refused here, where the pipeline would clip
+            raise AppError(f"the premise is {len(premise):,} characters; at most {MAX_PREMISE_CHARS:,} are allowed")
         title = (title or "").strip()[: validate.MAX_TITLE] or _title_of(premise)
         story = self.store.run(lambda s: storage.create_story(s, user_id=user_id, title=title, premise=premise))
         return self.load(user_id=user_id, story_id=story.id)

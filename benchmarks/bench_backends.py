@@ -31,10 +31,16 @@ from engine.loading import LoadConfig
 from engine.types import SamplingParams
 
 
+def warm_pipeline(backend: str, cases, server_url: str | None):
+    """The backend's pipeline (knowledge off), after one sentence so loading is not timed."""
+    pipeline = build_pipeline(LoadConfig(backend=backend, server_url=server_url), knowledge=KnowledgeOptions(enabled=False))
+    pipeline.next_step(cases[0].context, keywords=[cases[0].gold_keyword], params=SamplingParams(seed=0))
+    return pipeline
+
+
 def measure(backend: str, cases, server_url: str | None) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    pipeline = build_pipeline(LoadConfig(backend=backend, server_url=server_url), knowledge=KnowledgeOptions(enabled=False))
-    pipeline.next_step(cases[0].context, keywords=[cases[0].gold_keyword], params=SamplingParams(seed=0))  # warm-up
+    pipeline = warm_pipeline(backend, cases, server_url)
     seconds, tokens, hits, firsts = 0.0, 0, 0, []
     tok = pipeline.generator.tokenizer
     for i, case in enumerate(cases):
@@ -64,8 +70,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def concurrent_writers(backend: str, cases, server_url: str | None, writers: list[int], per_writer: int) -> list[dict]:
     """Sentences per minute and first-token latency with N writers sharing one pipeline."""
-    pipeline = build_pipeline(LoadConfig(backend=backend, server_url=server_url), knowledge=KnowledgeOptions(enabled=False))
-    pipeline.next_step(cases[0].context, keywords=[cases[0].gold_keyword], params=SamplingParams(seed=0))  # warm-up
+    pipeline = warm_pipeline(backend, cases, server_url)
     rows = []
     for n in writers:
 
