@@ -59,25 +59,34 @@ def micro_batches(indices: list[int], size: int) -> list[list[int]]:
 
 
 def collate(items: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded tensors: input_ids, attention_mask and labels, each (B, T)."""
+    """Right-padded tensors: input_ids, attention_mask, labels and loss weights, each (B, T)."""
     width = max(len(e.input_ids) for e in items)
     ids = torch.full((len(items), width), pad_id, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(items), width), dtype=torch.long)
+    weights = torch.ones((len(items), width), dtype=torch.float32)
     for row, e in enumerate(items):
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
         labels[row, :n] = torch.tensor(e.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if e.weights is not None:
+            weights[row, :n] = torch.tensor(e.weights, dtype=torch.float32)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
 
 
-def per_example_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token loss over each example's target tokens: (B, T, V), (B, T) -> (B,)."""
+def per_example_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean next-token loss over each example's target tokens: (B, T, V), (B, T) -> (B,).
+
+    With `weights` (B, T) each target token's loss is scaled by its weight; the mean still
+    divides by the number of target tokens, so a weight above 1 makes that token count more.
+    """
     shift_logits = logits[:, :-1, :].float()  # (B, T-1, V)
     shift_labels = labels[:, 1:]  # (B, T-1)
     token_loss = torch.nn.functional.cross_entropy(
         shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1), ignore_index=IGNORE, reduction="none"
     ).view(shift_labels.shape)  # (B, T-1)
+    if weights is not None:
+        token_loss = token_loss * weights[:, 1:]  # (B, T-1)
     counts = (shift_labels != IGNORE).sum(dim=1).clamp(min=1)  # (B,)
     return token_loss.sum(dim=1) / counts

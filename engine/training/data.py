@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,10 +74,16 @@ class Example:
 
 @dataclass(frozen=True)
 class Encoded:
-    """Token ids of one example; labels are IGNORE on prompt tokens."""
+    """Token ids of one example; labels are IGNORE on prompt tokens.
+
+    `weights` (one per token, or None for all 1.0) scales each target token's loss: the
+    tokens that spell a keyword can count more, so the generator learns to carry its
+    keywords without decoding-time guidance.
+    """
 
     input_ids: list[int]
     labels: list[int]
+    weights: list[float] | None = None
 
 
 def content_lemmas(text: str) -> set[str]:
@@ -153,9 +160,34 @@ def build_examples(stories: Iterable[Story], *, retriever, ranker, config: DataC
     return examples
 
 
-def encode(tokenizer, example: Example, *, max_tokens: int) -> Encoded:
-    """Prompt ids (masked) + target ids (learned) + end of text (learned: the sentence stops)."""
+def keyword_token_flags(tokenizer, ids: list[int], keywords: tuple[str, ...]) -> list[bool]:
+    """For each token of `ids`: does it spell (part of) a word that mentions one of `keywords`?
+
+    Character spans come from decoding growing prefixes, so any tokenizer works.
+    """
+    from engine.inflect import mentions
+
+    text = tokenizer.decode(ids)
+    spans = [m.span() for m in re.finditer(r"[^\W\d_]+", text) if any(mentions(m.group(), k) for k in keywords)]
+    flags, start = [], 0
+    for i in range(len(ids)):
+        end = len(tokenizer.decode(ids[: i + 1]))
+        flags.append(any(a < end and start < b for a, b in spans))
+        start = end
+    return flags
+
+
+def encode(tokenizer, example: Example, *, max_tokens: int, keyword_weight: float = 1.0) -> Encoded:
+    """Prompt ids (masked) + target ids (learned) + end of text (learned: the sentence stops).
+
+    With `keyword_weight` != 1 the target tokens that spell the example's keyword carry
+    that loss weight (sentence examples only).
+    """
     target = list(tokenizer(" " + example.target.strip(), add_special_tokens=False)["input_ids"])
+    weights = None
+    if keyword_weight != 1.0 and example.task == "sentence" and example.keywords:
+        flags = keyword_token_flags(tokenizer, target, example.keywords)
+        weights = [keyword_weight if f else 1.0 for f in flags] + [1.0]  # + end of text
     target.append(tokenizer.eos_token_id)
     budget = max(8, max_tokens - len(target))
     if example.task == "keywords":
@@ -166,7 +198,7 @@ def encode(tokenizer, example: Example, *, max_tokens: int) -> Encoded:
             max_prompt_tokens=budget, style="cntrl",
         )
     ids = prompt.ids
-    return Encoded(ids + target, [IGNORE] * len(ids) + target)
+    return Encoded(ids + target, [IGNORE] * len(ids) + target, None if weights is None else [0.0] * len(ids) + weights)
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:

@@ -92,8 +92,8 @@ def train_adapter(
     tokenizer = loaded.tokenizer
     limit = max_tokens or DataConfig().max_tokens
     train, val = split_validation(examples, val_share, config.seed)
-    encoded_train = [encode(tokenizer, e, max_tokens=limit) for e in train]
-    encoded_val = [encode(tokenizer, e, max_tokens=limit) for e in val]
+    encoded_train = [encode(tokenizer, e, max_tokens=limit, keyword_weight=config.keyword_weight) for e in train]
+    encoded_val = [encode(tokenizer, e, max_tokens=limit) for e in val]  # validation: the plain NLL
     manifest = {"base_model": loaded.model_id, "train_examples": len(train), "val_examples": len(val),
                 "config": json.loads(json.dumps(config.__dict__))}
     trainer = Trainer(loaded.model, tokenizer, encoded_train, encoded_val, config=config, out_dir=out,

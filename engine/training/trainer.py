@@ -58,6 +58,7 @@ class TrainConfig:
     mixed_precision: str = "auto"  # auto | no | bf16 | fp16
     seed: int = 0
     init_adapter: str | None = None  # start LoRA from this peft adapter folder instead of fresh weights
+    keyword_weight: float = 1.0  # loss weight of the target tokens that spell the sentence's keyword
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> TrainConfig:
@@ -191,7 +192,7 @@ class Trainer:
         batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
         with self.accelerator.autocast():
             logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
-        loss = per_example_loss(logits, batch["labels"]).mean() * scale
+        loss = per_example_loss(logits, batch["labels"], batch["weights"]).mean() * scale
         return loss, int(batch["attention_mask"].sum())
 
     def train_step(self, batch: list[int]) -> float:

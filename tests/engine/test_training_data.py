@@ -119,6 +119,33 @@ def test_encode_masks_the_prompt_and_learns_the_sentence_and_its_end(tiny_model)
     assert "Keywords: battery" in prompt_text and "A battery died." in prompt_text
 
 
+def test_encode_weights_the_tokens_that_spell_the_keyword(tiny_model):
+    _, tokenizer = tiny_model
+    ex = Example("sentence", "Tom had a phone.", (), ("die",), (), "The battery died.")
+    plain = encode(tokenizer, ex, max_tokens=128)
+    weighted = encode(tokenizer, ex, max_tokens=128, keyword_weight=3.0)
+    assert plain.weights is None and weighted.input_ids == plain.input_ids and weighted.labels == plain.labels
+    heavy = [tokenizer.decode([t]) for t, w in zip(weighted.input_ids, weighted.weights, strict=True) if w == 3.0]
+    assert "".join(heavy).strip() == "died"  # "died" mentions "die"; "The", "battery", "." and the end do not
+    prompt = [w for w, lab in zip(weighted.weights, weighted.labels, strict=True) if lab == IGNORE]
+    assert prompt and set(prompt) == {0.0}
+    keywords_example = Example("keywords", "Tom had a phone.", (), (), (), "battery")
+    assert encode(tokenizer, keywords_example, max_tokens=64, keyword_weight=3.0).weights is None
+
+
+def test_weighted_loss_counts_a_heavy_token_more():
+    import torch
+
+    from engine.training.batches import per_example_loss
+
+    logits = torch.zeros(1, 3, 4)  # (B, T, V): uniform, every target token costs log 4
+    labels = torch.tensor([[IGNORE, 1, 2]])
+    plain = per_example_loss(logits, labels)
+    heavy = per_example_loss(logits, labels, torch.tensor([[0.0, 3.0, 1.0]]))
+    torch.testing.assert_close(plain, torch.tensor([torch.log(torch.tensor(4.0))]))
+    torch.testing.assert_close(heavy, 2 * plain)  # (3 + 1) / 2 target tokens
+
+
 def test_encode_keyword_task_asks_for_keywords(tiny_model):
     _, tokenizer = tiny_model
     enc = encode(tokenizer, Example("keywords", "Tom had a phone.", (), (), (), "battery"), max_tokens=64)
