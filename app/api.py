@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
 from app.errors import AppError
@@ -11,13 +13,14 @@ from app.writing import StepRequest
 
 
 def register_api(handlers: Handlers) -> None:
-    """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story."""
+    """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story,
+    /token_alternatives and /continue_from_token."""
     service, users = handlers.service, handlers.users
 
     @page_errors
     def new_story(premise: str, request: gr.Request) -> str:
         """Start a story from a premise; returns its id."""
-        return str(service.new_story(user_id=users.id_of(request), premise=premise).id)
+        return str(service.new_story(user_id=users.id_of(request), premise=_text(premise, "premise")).id)
 
     @page_errors
     def suggest_keywords(story_id: str, request: gr.Request) -> str:
@@ -29,14 +32,14 @@ def register_api(handlers: Handlers) -> None:
     def write_next(story_id: str, keywords: str, request: gr.Request) -> str:
         """Write and save the next sentence (empty keywords: predicted); returns it."""
         view = _last(service.stream_write(user_id=users.id_of(request), story_id=parse_story_id(story_id),
-                                          request=StepRequest(keywords=keywords or "")))
+                                          request=StepRequest(keywords=_text(keywords, "keywords"))))
         return view.nodes[-1].text
 
     @page_errors
     def regenerate(story_id: str, index: int, keywords: str, request: gr.Request) -> str:
         """Write sentence `index` (1 = first after the premise) again with these keywords; returns it."""
         view = _last(service.stream_regenerate(user_id=users.id_of(request), story_id=parse_story_id(story_id),
-                                               index=_index(index), request=StepRequest(keywords=keywords or "")))
+                                               index=_index(index), request=StepRequest(keywords=_text(keywords, "keywords"))))
         return view.nodes[_index(index) - 1].text
 
     @page_errors
@@ -50,7 +53,25 @@ def register_api(handlers: Handlers) -> None:
         """The whole revision tree with provenance, as a JSON document."""
         return service.export_json(user_id=users.id_of(request), story_id=parse_story_id(story_id))
 
-    for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story):
+    @page_errors
+    def token_alternatives(story_id: str, index: int, request: gr.Request) -> str:
+        """Sentence `index` token by token, each with its probability and the runners-up, as JSON."""
+        tokens = service.token_alternatives(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                            index=_index(index))
+        return json.dumps(tokens, ensure_ascii=False)
+
+    @page_errors
+    def continue_from_token(story_id: str, index: int, position: int, token: str, request: gr.Request) -> str:
+        """Write sentence `index` again from its first `position` tokens plus `token` (one of the
+        alternatives listed at that position, by text or id) as a new version; returns it."""
+        sentence = _index(index)
+        view = _last(service.stream_continue_from_token(
+            user_id=users.id_of(request), story_id=parse_story_id(story_id), index=sentence,
+            position=_index(position, "position", minimum=0), token=_text(token, "token"), request=StepRequest()))
+        return view.nodes[sentence - 1].text
+
+    for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story, token_alternatives,
+               continue_from_token):
         gr.api(fn, api_name=fn.__name__)
 
 
@@ -60,8 +81,23 @@ def _last(stream):
     return final
 
 
-def _index(value) -> int:
+def _text(value, field: str) -> str:
+    """A text argument as JSON brings it: a string, or null for an empty one; nothing else."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise AppError(f"{field} must be text, got {type(value).__name__}")
+    return value
+
+
+def _index(value, field: str = "index", minimum: int = 1) -> int:
+    """A whole number as a script sends it (2, 2.0 or "2"); never 2.5 or True read as 1."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     try:
-        return int(value)
+        number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise AppError(f"index must be a whole number, got {value!r}") from None
+        raise AppError(f"{field} must be a whole number, got {str(value)[:40]!r}") from None
+    if number < minimum:
+        raise AppError(f"{field} must be {minimum} or more, got {number}")
+    return number

@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,23 @@ class LoginGate:
 
     def login(self, name: str, password: str, client: str | None = None):
         """Wait the throttle's delay, then check (for code that runs in a worker thread)."""
+        from storage import PermissionDenied
+
+        if not (_is_text(name) and _is_text(password)):  # no account has it; the database could not even look
+            raise PermissionDenied("wrong name or password")
         time.sleep(self.delay_for(name, client))
         return self.verify(name, password, client)
+
+
+def _is_text(value) -> bool:
+    """A string that UTF-8 can carry (no lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def database_checker(factory, *, roles: tuple[str, ...] = EDITOR_ROLES, policy: LoginPolicy | None = None):
@@ -158,3 +173,80 @@ def remember_client(server) -> None:
             return await call_next(request)
         finally:
             CLIENT.reset(token)
+
+
+class SharedLogins(MutableMapping):
+    """Gradio's map of login tokens to account names, kept in the database (`storage.logins`).
+
+    Gradio keeps this map in the serving process's memory, so a login made on one app
+    process is unknown to another. With this map every process sharing the database
+    accepts it. Tokens are stored as SHA-256 digests; iterating yields the digests with
+    a `sha256:` prefix, which the other methods accept in place of a token (Gradio's
+    "log out everywhere" walks the map that way).
+    """
+
+    PREFIX = "sha256:"
+
+    def __init__(self, factory) -> None:
+        self.factory = factory
+
+    def _run(self, work):
+        from storage import run_in_transaction
+
+        return run_in_transaction(self.factory, work)
+
+    def _digest(self, key: object) -> str:
+        from storage import token_digest
+
+        if not isinstance(key, str) or not key:
+            raise KeyError(key)
+        return key[len(self.PREFIX):] if key.startswith(self.PREFIX) else token_digest(key)
+
+    def __getitem__(self, key: object) -> str:
+        from storage import login_name
+
+        digest = self._digest(key)
+        name = self._run(lambda s: login_name(s, token_hash=digest))
+        if name is None:
+            raise KeyError(key)
+        return name
+
+    def __setitem__(self, key: str, user_name: str) -> None:
+        from storage import save_login
+
+        self._run(lambda s: save_login(s, token=key, user_name=user_name))
+
+    def __delitem__(self, key: object) -> None:
+        from storage import drop_login
+
+        digest = self._digest(key)
+        self._run(lambda s: drop_login(s, token_hash=digest))
+
+    def __iter__(self) -> Iterator[str]:
+        from storage import login_digests
+
+        return iter([self.PREFIX + d for d in self._run(login_digests)])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def share_logins(server, factory, *, path: str = "") -> None:
+    """Make the Gradio page mounted at `path` on `server` keep its logins in the database.
+
+    Every process on the database then names the login cookie alike (a shared random
+    cookie id) and accepts every login, so writers can be spread over app processes.
+    """
+    import secrets
+
+    from starlette.routing import Mount
+
+    from storage import run_in_transaction, shared_setting
+
+    mounted = [r.app for r in server.routes if isinstance(r, Mount) and r.path == path]
+    if not mounted:
+        raise ValueError(f"no Gradio page is mounted at {path!r}")
+    page = mounted[0]
+    page.cookie_id = run_in_transaction(
+        factory, lambda s: shared_setting(s, key="editor_cookie_id", make=lambda: secrets.token_urlsafe(32)))
+    page.tokens = SharedLogins(factory)

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
     parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
-    parser.add_argument("--concurrency", type=int, help="sentences written at once (default 1; 16 with "
+    parser.add_argument("--concurrency", type=int, help="sentences written at once (default 1; 16 with --fake-engine or "
                         "--backend vllm, whose server batches them)")
     parser.add_argument("--queue-size", type=int, default=16, help="writers that may wait for their turn; "
                         "one more gets a 'busy, position N' answer at once (default 16)")
@@ -90,7 +90,6 @@ def add_user_command(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Open the database, start loading the model in the background, serve at once."""
-    import gradio as gr
     import uvicorn
     from fastapi import FastAPI
 
@@ -114,23 +113,45 @@ def serve(args: argparse.Namespace) -> int:
     auth = database_checker(store.factory) if args.login or args.auth_file else None
     handle = EngineHandle.of(engine_for(args))
     handle.wait_s = args.load_wait
-    concurrency = args.concurrency or (16 if args.backend == "vllm" else 1)
+    concurrency = args.concurrency or (16 if args.backend == "vllm" or args.fake_engine else 1)
     queue = WritingQueue(concurrency=concurrency, capacity=args.queue_size, max_wait_s=args.queue_wait)
     demo = build_demo(handle, store, defaults=params_from_args(args), queue=queue)
     server = FastAPI()
     remember_client(server)  # the login throttle counts failures per client address too
     add_health_routes(server, handle, store.factory, queue)
+    eval_demo = None
     if not args.no_eval:
         from app.evaluation.ui import build_eval_demo
 
-        eval_demo = build_eval_demo(session_factory=store.factory, secret=eval_secret(folder))
-        gr.mount_gradio_app(server, eval_demo, path="/eval")
-    gr.mount_gradio_app(server, demo, path="", auth=auth, css=demo.css,
-                        auth_message="After 10 failed logins for one name, that name is refused for 60 seconds.")
+        eval_demo = build_eval_demo(session_factory=store.factory, secret=eval_secret(folder, store.factory), engine=handle)
+    mount_pages(server, demo, eval_demo=eval_demo, auth=auth, factory=store.factory)
     print(f"CNTRL Studio on http://{args.host}:{args.port}/" + ("" if args.no_eval else
           f"  (evaluation pages: http://{args.host}:{args.port}/eval/)"), flush=True)
     uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def mount_pages(server, demo, *, eval_demo=None, auth=None, factory=None) -> None:
+    """Mount the editor at `/` (and the evaluation pages at `/eval`) on `server`.
+
+    `show_error=False`: a refusal (`gr.Error`) still reaches the client as its one-line
+    message, but an unexpected exception, or Gradio's own refusal of a malformed value,
+    reaches it as a bare "Error"; its text and traceback stay in the server's log. With
+    logins and a session `factory`, logins are kept in the database, so every app process
+    on it accepts them.
+    """
+    import gradio as gr
+
+    for blocks in filter(None, (demo, eval_demo)):
+        blocks.has_launched = True  # else Gradio copies any file a client names (`/etc/x.json`) into an input
+    if eval_demo is not None:
+        gr.mount_gradio_app(server, eval_demo, path="/eval", show_error=False)
+    gr.mount_gradio_app(server, demo, path="", auth=auth, css=demo.css, show_error=False,
+                        auth_message="After 10 failed logins for one name, that name is refused for 60 seconds.")
+    if auth is not None and factory is not None:
+        from app.auth import share_logins
+
+        share_logins(server, factory)
 
 
 def engine_for(args: argparse.Namespace):
@@ -156,10 +177,20 @@ def engine_for(args: argparse.Namespace):
     return EngineHandle.load_in_background(load, description=args.model)
 
 
-def eval_secret(folder: Path) -> bytes:
-    """A signing key for rater tokens that survives restarts (kept in the data directory)."""
+def eval_secret(folder: Path, factory=None) -> bytes:
+    """A signing key for rater tokens that survives restarts.
+
+    It is kept in the data directory, and with a session `factory` also in the database:
+    the first process stores its key there and every process on the database signs with
+    that one, so a rater's token is good on any of them.
+    """
     path = folder / "eval-secret"
     if not path.exists():
         path.write_bytes(secrets.token_bytes(32))
         path.chmod(0o600)
-    return path.read_bytes()
+    if factory is None:
+        return path.read_bytes()
+    from storage import run_in_transaction, shared_setting
+
+    return bytes.fromhex(run_in_transaction(
+        factory, lambda s: shared_setting(s, key="eval_secret", make=lambda: path.read_bytes().hex())))

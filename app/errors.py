@@ -13,3 +13,7 @@ class StoryNotFound(AppError):
 
 class StoryBusy(AppError):
     """The story is being written in another request; try again when it finishes."""
+
+
+class DatabaseUnavailable(AppError):
+    """The sessions database stopped answering, is full or is read-only; nothing of the action was saved."""

@@ -3,6 +3,8 @@
 It has the part of the Pipeline's interface the app uses (`model_id`, `knowledge_note`,
 `suggest_keywords`, `stream_step`). `enqueue([...])` makes the next sentence stream exactly
 those chunks; otherwise it writes a fixed sentence that contains the keywords, word by word.
+Its Steps keep the Pipeline's contract (keywords by `clean_keywords`, the same provenance
+fields, pinned facts first); tests/app/test_engine_contract.py runs the same scenarios on both.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from engine.alternatives import TokenChoice, TokenOption
 from engine.keywords import MAX_RAW_KEYWORDS, clean_keywords
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
@@ -66,8 +69,14 @@ class FakeEngine:
         pinned: Iterable[str] = (),
         vetoed: Iterable[str] = (),
         params: SamplingParams | None = None,
+        prefix_tokens: list[int] | None = None,
     ) -> Iterator[str | Step]:
-        """Stream the sentence chunk by chunk, then yield its Step."""
+        """Stream the sentence chunk by chunk, then yield its Step.
+
+        Each chunk is one token of a scripted vocabulary, recorded with scripted alternatives;
+        `prefix_tokens` (ids of those tokens) replace the sentence's first chunks, as the
+        engine's forced tokens do.
+        """
         start = time.perf_counter()
         context = context.validated()
         params = params or SamplingParams()
@@ -78,6 +87,9 @@ class FakeEngine:
         self.calls.append(FakeCall("stream_step", context, kws, list(pinned), list(vetoed)))
         ranked = _facts(kws, list(pinned), set(vetoed), params.knowledge_top_n)
         chunks = self._queued.pop(0) if self._queued else _sentence_chunks(kws, len(context.sentences))
+        if prefix_tokens:
+            forced = [SCRIPTED_TOKENS.text(t) for t in prefix_tokens]
+            chunks = forced + chunks[len(forced):]
         for i, chunk in enumerate(chunks):
             if i == 1 and self._errors:
                 raise self._errors.pop(0)
@@ -91,8 +103,42 @@ class FakeEngine:
             params=replace(params, seed=seed), seed=seed, model=self.model_id,
             timings_ms={"keywords": 0.0, "retrieve": 0.1, "rank": 0.1,
                         "generate": 1000 * (time.perf_counter() - start)},
-            keywords_source=source,
+            keywords_source=source, backend={"name": "scripted"},
+            tokens=[SCRIPTED_TOKENS.record(chunks, params.alternatives)] if params.alternatives > 0 else [],
         )
+
+
+ALTERNATIVE_WORDS = (" suddenly", " rain", " quietly", " umbrella", " again", " home", " later", " slowly", " bread")
+
+
+class ScriptedTokens:
+    """Token ids for the scripted engine's chunks, and scripted alternatives with probabilities."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._ids: dict[str, int] = {}
+
+    def id_of(self, text: str) -> int:
+        if text not in self._ids:
+            self._ids[text] = len(self._texts)
+            self._texts.append(text)
+        return self._ids[text]
+
+    def text(self, token_id: int) -> str:
+        if not 0 <= token_id < len(self._texts):
+            raise ValueError(f"token {token_id} is not in the scripted vocabulary")
+        return self._texts[token_id]
+
+    def record(self, chunks: list[str], k: int) -> list[TokenChoice]:
+        out = []
+        for i, chunk in enumerate(chunks):
+            others = [w for w in ALTERNATIVE_WORDS if w != chunk][i % 3 : i % 3 + k]
+            options = tuple(TokenOption(self.id_of(w), w, round(0.3 / (j + 2), 4)) for j, w in enumerate(others))
+            out.append(TokenChoice(self.id_of(chunk), chunk, 0.6, options))
+        return out
+
+
+SCRIPTED_TOKENS = ScriptedTokens()
 
 
 def _keywords(keywords: Iterable[str] | str | None) -> list[str]:

@@ -153,6 +153,17 @@ class Handlers:
             user_id=user, story_id=sid, index=index, request=step, keep_following=bool(follow)))
 
     @page_errors
+    def continue_from_alternative(self, index: int, request: gr.Request, story_id, choice, *panel):
+        """Write sentence `index` again from a token alternative ("position:token id") as a new version."""
+        user, sid = self.story_ids(story_id, request)
+        position, _, token = str(choice or "").partition(":")
+        if not position.isdigit() or not token.isdigit():
+            raise AppError("choose one of the alternatives listed under the tokens")
+        yield from _streamed(self.service.stream_continue_from_token(
+            user_id=user, story_id=sid, index=index, position=int(position), token=int(token),
+            request=StepRequest(params=params_from_panel(*panel))))
+
+    @page_errors
     def save_sentence_edit(self, index: int, story_id, text: str, request: gr.Request):
         user, sid = self.story_ids(story_id, request)
         return shown(self.service.edit_sentence(user_id=user, story_id=sid, index=index, text=text))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app.admission import WritingQueue
 from app.engine_handle import EngineHandle
+from storage import ping
 from storage.errors import one_line
 
 
@@ -21,7 +21,7 @@ def database_answers(factory) -> str | None:
     """None when `SELECT 1` works, else the error in one line."""
     try:
         with factory() as session:
-            session.execute(text("SELECT 1"))
+            ping(session)
     except Exception as error:  # noqa: BLE001 - any failure means not ready; the reason is reported
         return one_line(error)
     return None

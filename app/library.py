@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from app.errors import AppError
 from app.handlers import Handlers, editor_values, page_errors
+from app.store import MAX_ID
 from app.ui_format import story_rows
 
 MAX_IMPORT_BYTES = 50_000_000
@@ -68,7 +70,10 @@ class Library:
     def import_story(self, path: str | None, request: gr.Request):
         if not path:
             raise AppError("choose a JSON file exported from CNTRL Studio first")
-        file = Path(path)
+        file = Path(path).resolve()
+        uploaded = file.is_relative_to(Path(get_upload_folder()).resolve()) and file.is_file()
+        if not uploaded:  # a path the client named, not a file it uploaded
+            raise AppError("choose a JSON file exported from CNTRL Studio first")
         if file.stat().st_size > MAX_IMPORT_BYTES:
             raise AppError("that file is larger than 50 MB")
         text = file.read_text(encoding="utf-8", errors="replace")
@@ -89,14 +94,25 @@ class Library:
         user, sid = self._ids(story_id, request)
         if node_id is None:
             raise AppError("pick a version in the list first")
-        return editor_values(self.service.make_current(user_id=user, story_id=sid, node_id=int(node_id)))
+        return editor_values(self.service.make_current(user_id=user, story_id=sid, node_id=_node_id(node_id)))
 
     @page_errors
     def fork_from_version(self, story_id, node_id, request: gr.Request):
         user, sid = self._ids(story_id, request)
         if node_id is None:
             raise AppError("pick a version in the list first")
-        return editor_values(self.service.fork(user_id=user, story_id=sid, node_id=int(node_id)))
+        return editor_values(self.service.fork(user_id=user, story_id=sid, node_id=_node_id(node_id)))
+
+
+def _node_id(value) -> int:
+    """A version id from the history list; anything else is refused in one line."""
+    try:
+        node = int(str(value).strip())
+    except (TypeError, ValueError):
+        node = 0
+    if not 0 < node <= MAX_ID:  # past MAX_ID the database could not even look it up
+        raise AppError(f"there is no version {str(value)[:40]!r} in this story")
+    return node
 
 
 def _history_label(entry) -> str:

@@ -19,11 +19,17 @@ from app.engine_handle import EngineHandle
 from app.errors import AppError
 from app.locks import StoryLocks
 from app.store import Store
-from app.undo_log import UndoLog
 from app.writing import Delta, StepRequest, provenance, stream_sentence, suggest
 from engine.types import MAX_PREMISE_CHARS, Step, StoryContext, clean_premise
-from storage import NodeView, Provenance, StorySummary, StoryView, validate
-from storage.tree import get_story, visible_nodes
+from storage import (
+    NodeView,
+    Provenance,
+    StorySummary,
+    StoryView,
+    get_story,
+    validate,
+    visible_nodes,
+)
 
 TITLE_FROM_PREMISE = 80
 
@@ -48,8 +54,7 @@ class StoryService:
         self.engine = engine
         self.store = store
         self.queue = queue or WritingQueue()
-        self.locks = StoryLocks()
-        self.undo_log = UndoLog()
+        self.locks = StoryLocks(store)
 
     # ------------------------------------------------------------------ stories
     def new_story(self, *, user_id: int, premise: str, title: str = "") -> StoryView:
@@ -121,7 +126,7 @@ class StoryService:
 
     def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
         """Stream the next sentence, save it after the head, then yield the story."""
-        with self.locks.hold(story_id):
+        with self.locks.hold(story_id, user_id):
             view = self.load(user_id=user_id, story_id=story_id)
             index = len(view.nodes) + 1
             step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, request)
@@ -133,7 +138,7 @@ class StoryService:
         self, *, user_id: int, story_id: int, index: int, request: StepRequest, keep_following: bool = False
     ) -> Iterator[Delta | StoryView]:
         """Write sentence `index` again as a new version; optionally rewrite the later ones with their keywords."""
-        with self.locks.hold(story_id):
+        with self.locks.hold(story_id, user_id):
             view = self.load(user_id=user_id, story_id=story_id)
             node = _node_at(view, index)
             engine = self.engine.get()
@@ -149,6 +154,29 @@ class StoryService:
             self._replace_from(user_id, view, node, records)
             yield self.load(user_id=user_id, story_id=story_id)
 
+    def token_alternatives(self, *, user_id: int, story_id: int, index: int) -> list[dict]:
+        """Each token of sentence `index` as written, with its probability and the runners-up."""
+        node = _node_at(self.load(user_id=user_id, story_id=story_id), index)
+        return _recorded_tokens(node, index)
+
+    def stream_continue_from_token(
+        self, *, user_id: int, story_id: int, index: int, position: int, token: str | int, request: StepRequest
+    ) -> Iterator[Delta | StoryView]:
+        """Write sentence `index` again from its first `position` tokens plus `token` (an alternative
+        shown at `position`, by text or id), as a new version; its keywords and guidance still apply."""
+        with self.locks.hold(story_id, user_id):
+            view = self.load(user_id=user_id, story_id=story_id)
+            node = _node_at(view, index)
+            tokens = _recorded_tokens(node, index)
+            if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < len(tokens):
+                raise AppError(f"sentence {index} has {len(tokens)} tokens; position must be 0-{len(tokens) - 1}")
+            chosen = _pick_token(tokens[position], token, position)
+            prefix = tuple(t["id"] for t in tokens[:position]) + (chosen,)
+            again = replace(request, keywords=request.keywords or node.provenance.keywords, prefix_tokens=prefix)
+            step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, again)
+            self._replace_from(user_id, view, node, [(step.sentence, provenance(step)), *_tail(view, index)])
+            yield self.load(user_id=user_id, story_id=story_id)
+
     def _sentence(self, engine, context: StoryContext, index: int, request: StepRequest):
         """Stream one sentence when the writing queue admits it; returns its Step (`yield from`)."""
         with self.queue.ticket():
@@ -156,7 +184,7 @@ class StoryService:
 
     def edit_sentence(self, *, user_id: int, story_id: int, index: int, text: str) -> StoryView:
         """Save the writer's text as a new version of sentence `index`; later sentences stay."""
-        with self.locks.hold(story_id):
+        with self.locks.hold(story_id, user_id):
             view = self.load(user_id=user_id, story_id=story_id)
             node = _node_at(view, index)
             text = (text or "").strip()
@@ -164,13 +192,13 @@ class StoryService:
                 raise AppError("a sentence cannot be empty; use undo to remove the last one")
             if text == node.text:
                 return view
-            edited = replace(node.provenance, source="edited", candidates=[], chosen=None)
+            edited = replace(node.provenance, source="edited", candidates=[], chosen=None, tokens=[])
             self._replace_from(user_id, view, node, [(text, edited), *_tail(view, index)])
             return self.load(user_id=user_id, story_id=story_id)
 
     def choose_candidate(self, *, user_id: int, story_id: int, index: int, candidate: int) -> StoryView:
         """Make candidate `candidate` (0-based) the text of sentence `index`; later sentences stay."""
-        with self.locks.hold(story_id):
+        with self.locks.hold(story_id, user_id):
             view = self.load(user_id=user_id, story_id=story_id)
             node = _node_at(view, index)
             candidates = node.provenance.candidates
@@ -185,35 +213,41 @@ class StoryService:
     # ------------------------------------------------------------------ moving the head
     def undo(self, *, user_id: int, story_id: int) -> StoryView:
         """Take back the last change: a regenerate or edit returns the old version, a write removes the sentence."""
-        with self.locks.hold(story_id):
-            view = self.load(user_id=user_id, story_id=story_id)
-            before = self.undo_log.undo(story_id, view.head_node_id)
+        def work(session: Session) -> None:
+            story = get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+            before = storage.undo_move(session, story_id=story_id, head=story.head_node_id)
             if before is not None:
-                self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=before))
-            elif view.head_node_id is None:
+                storage.choose_node(session, user_id=user_id, story_id=story_id, node_id=before)
+            elif story.head_node_id is None:
                 raise AppError("nothing to undo")
             else:
-                self.store.run(lambda s: storage.undo(s, user_id=user_id, story_id=story_id))
+                storage.undo(session, user_id=user_id, story_id=story_id)
+
+        with self.locks.hold(story_id, user_id):
+            self.store.run(work)
             return self.load(user_id=user_id, story_id=story_id)
 
     def redo(self, *, user_id: int, story_id: int) -> StoryView:
-        with self.locks.hold(story_id):
-            view = self.load(user_id=user_id, story_id=story_id)
-            after = self.undo_log.redo(story_id, view.head_node_id)
+        def work(session: Session) -> None:
+            story = get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+            after = storage.redo_move(session, story_id=story_id, head=story.head_node_id)
             if after is not None:
-                self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=after))
-            elif not view.can_redo:
+                storage.choose_node(session, user_id=user_id, story_id=story_id, node_id=after)
+            elif not story.redo_stack:
                 raise AppError("nothing to redo")
             else:
-                self.store.run(lambda s: storage.redo(s, user_id=user_id, story_id=story_id))
+                storage.redo(session, user_id=user_id, story_id=story_id)
+
+        with self.locks.hold(story_id, user_id):
+            self.store.run(work)
             return self.load(user_id=user_id, story_id=story_id)
 
     def make_current(self, *, user_id: int, story_id: int, node_id: int) -> StoryView:
         """Make any version in the tree the story's current end."""
-        with self.locks.hold(story_id):
+        with self.locks.hold(story_id, user_id):
             view = self.load(user_id=user_id, story_id=story_id)
-            self.store.run(lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=node_id))
-            self.undo_log.record(story_id, view.head_node_id, node_id)
+            self._save(user_id, view, lambda s: storage.choose_node(s, user_id=user_id, story_id=story_id, node_id=node_id),
+                       replacing=True)
             return self.load(user_id=user_id, story_id=story_id)
 
     def history(self, *, user_id: int, story_id: int) -> list[HistoryEntry]:
@@ -228,17 +262,23 @@ class StoryService:
         return self.store.run(work)
 
     # ------------------------------------------------------------------ saving
-    def _save(self, user_id: int, view: StoryView, write) -> int:
-        """Run `write` if the story's head is still where `view` saw it; returns the new head."""
+    def _save(self, user_id: int, view: StoryView, write, *, replacing: bool = False) -> int:
+        """Run `write` if the story's head is still where `view` saw it; returns the new head.
+
+        A replacing change (a new version, a candidate switch, another version made current)
+        is recorded for undo in the same transaction; any change ends what redo could replay.
+        """
         def work(session: Session) -> int:
             story = get_story(session, user_id=user_id, story_id=view.id, for_update=True)
             if story.head_node_id != view.head_node_id:
                 raise AppError("the story changed in another window; it has been reloaded, try again")
             write(session)
+            if replacing:
+                storage.record_move(session, story_id=view.id, before=view.head_node_id, after=story.head_node_id)
+            else:
+                storage.forget_redo(session, story_id=view.id)
             return story.head_node_id
-        head = self.store.run(work)
-        self.undo_log.forget_redo(view.id)
-        return head
+        return self.store.run(work)
 
     def _replace_from(self, user_id: int, view: StoryView, node: NodeView, records: list[tuple[str, Provenance]]) -> None:
         """A new version of `node` followed by `records[1:]`; undo returns to the old head."""
@@ -247,8 +287,7 @@ class StoryService:
             storage.add_sibling(session, user_id=user_id, story_id=view.id, node_id=node.id, text=first_text, provenance=first)
             for text, record in records[1:]:
                 storage.append_node(session, user_id=user_id, story_id=view.id, text=text, provenance=record)
-        head = self._save(user_id, view, write)
-        self.undo_log.record(view.id, view.head_node_id, head)
+        self._save(user_id, view, write, replacing=True)
 
 
 def _collect(stream: Iterator[Delta | Step]):
@@ -270,6 +309,28 @@ def _node_at(view: StoryView, index: int) -> NodeView:
     if not isinstance(index, int) or not 1 <= index <= len(view.nodes):
         raise AppError(f"there is no sentence {index}; the story has {len(view.nodes)}")
     return view.nodes[index - 1]
+
+
+def _recorded_tokens(node: NodeView, index: int) -> list[dict]:
+    """The tokens recorded for the shown candidate of a sentence, or a message saying why there are none."""
+    rows, chosen = node.provenance.tokens, node.provenance.chosen or 0
+    if chosen < len(rows) and rows[chosen]:
+        return rows[chosen]
+    raise AppError(f"sentence {index} has no recorded tokens (it was typed or edited, or written before "
+                   "tokens were recorded); regenerate it to see alternatives")
+
+
+def _pick_token(choice: dict, token: str | int, position: int) -> int:
+    """The id of `token` among the written token and the alternatives at one position."""
+    options = [choice, *choice.get("alternatives", [])]
+    text = token.strip() if isinstance(token, str) else None
+    for matches in (lambda o: token == o["text"] or token == o["id"] or text == str(o["id"]),
+                    lambda o: text is not None and text != "" and text == o["text"].strip()):
+        for option in options:
+            if matches(option):
+                return int(option["id"])
+    shown = ", ".join(repr(o["text"]) for o in options)
+    raise AppError(f"{str(token)[:40]!r} is not one of the tokens shown at position {position}: {shown}")
 
 
 def _tail(view: StoryView, index: int) -> list[tuple[str, Provenance]]:

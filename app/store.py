@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import AppError, StoryNotFound
+from app.errors import AppError, DatabaseUnavailable, StoryNotFound
 from storage import (
     NotFound,
     PermissionDenied,
@@ -20,8 +21,10 @@ from storage import (
     run_in_transaction,
     upgrade,
 )
+from storage.errors import one_line
 
 T = TypeVar("T")
+MAX_ID = 2**63 - 1  # the largest id an SQL BIGINT (and SQLite's INTEGER) holds
 
 
 @dataclass
@@ -56,6 +59,22 @@ def translated_errors() -> Iterator[None]:
         raise StoryNotFound("no such story for this account") from None
     except StorageError as error:
         raise AppError(str(error)) from None
+    except (OperationalError, InterfaceError) as error:  # lock waits were already retried by run_in_transaction
+        raise database_failure(error) from None
+
+
+def database_failure(error: Exception) -> DatabaseUnavailable:
+    """A stopped, full or read-only database as one line for the page; the transaction was rolled back."""
+    detail = one_line(error)
+    lowered = detail.lower()
+    if "full" in lowered:
+        state, advice = "is full", "free some disk space, then try again"
+    elif "readonly" in lowered or "read-only" in lowered:
+        state, advice = "is read-only", "make it writable, then try again"
+    else:
+        state, advice = "does not answer", "try again when it is back"
+    return DatabaseUnavailable(f"the story database {state} ({detail}); nothing of this action was saved, "
+                               f"everything saved before is kept; {advice}")
 
 
 def parse_story_id(text: str | int | None) -> int:
@@ -64,6 +83,6 @@ def parse_story_id(text: str | int | None) -> int:
         value = int(str(text).strip())
     except (TypeError, ValueError):
         raise StoryNotFound("no such story for this account") from None
-    if value <= 0:
+    if not 0 < value <= MAX_ID:  # past MAX_ID the database could not even look it up
         raise StoryNotFound("no such story for this account")
     return value

@@ -90,6 +90,11 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
         fork_button.click(library.fork_from_version, inputs=[story_id, versions], outputs=shown,
                           api_name="fork_from_version").then(**url)
         register_api(handlers)
+    # Every request reaches the service at once: the writing queue (`app/admission.py`) decides
+    # which sentences run, which wait and which are told "busy, position N"; the database's
+    # writing lease refuses a second writer of one story. Gradio's default of one request per
+    # event at a time would hold every other writer in its own unbounded line instead.
+    demo.queue(default_concurrency_limit=None)
     demo.css = CSS
     return demo
 

@@ -56,6 +56,25 @@ def provenance_html(node: NodeView) -> str:
     return f"<ul class='cntrl-provenance'>{items}</ul>"
 
 
+def shown_tokens(node: NodeView) -> list[dict[str, Any]]:
+    """The recorded tokens of the shown candidate ([] for typed, edited or older sentences)."""
+    rows, chosen = node.provenance.tokens, node.provenance.chosen or 0
+    return rows[chosen] if chosen < len(rows) else []
+
+
+def token_spans(tokens: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(token text, probability) pairs for the token view."""
+    return [(t["text"], f"{100 * t['prob']:.0f}%") for t in tokens]
+
+
+def alternative_choices(tokens: list[dict[str, Any]], position: int) -> list[tuple[str, str]]:
+    """(label, "position:token id") for the alternatives at one token position."""
+    if not 0 <= position < len(tokens):
+        return []
+    return [(f"{a['text'].strip() or repr(a['text'])} · {100 * a['prob']:.0f}%", f"{position}:{a['id']}")
+            for a in tokens[position].get("alternatives", [])]
+
+
 def candidate_label(node: NodeView) -> str:
     candidates = node.provenance.candidates
     if len(candidates) < 2:

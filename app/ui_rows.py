@@ -6,10 +6,13 @@ import gradio as gr
 
 from app.handlers import Handlers, ShownStory
 from app.ui_format import (
+    alternative_choices,
     candidate_label,
     fact_choices,
     knowledge_html,
     provenance_html,
+    shown_tokens,
+    token_spans,
     version_label,
 )
 from storage import NodeView
@@ -65,7 +68,30 @@ def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
             vetoed = gr.CheckboxGroup(choices, label="Never use (veto)", key=f"veto-{node.id}", interactive=True,
                                       visible=bool(choices))
             gr.HTML(provenance_html(node), key=f"prov-{node.id}", elem_id=f"provenance-{index}")
+        tokens = shown_tokens(node)
+        with gr.Accordion("Token alternatives", open=False, key=f"tacc-{node.id}", visible=bool(tokens),
+                          elem_id=f"token-view-{index}"):
+            spans = gr.HighlightedText(token_spans(tokens), show_legend=False, combine_adjacent=False,
+                                       label="Each token with its probability: click one to see what else the model "
+                                             "could have written there", key=f"tok-{node.id}", elem_id=f"tokens-{index}")
+            options = gr.Radio([], label="Write the rest of the sentence from", visible=False, key=f"alt-{node.id}",
+                               elem_id=f"alternatives-{index}")
     wire_row(index, w, text, keywords, pinned, vetoed, [regenerate, save, prev_c, next_c, prev_v, next_v])
+    wire_alternatives(index, w, tokens, spans, options)
+
+
+def wire_alternatives(index: int, w: RowWiring, tokens: list[dict], spans, options) -> None:
+    """Clicking a token lists its alternatives; choosing one writes a new version from it."""
+    def show_alternatives(selected: gr.SelectData):
+        return gr.update(choices=alternative_choices(tokens, int(selected.index)), value=None, visible=True)
+
+    def continue_from(request: gr.Request, story_id, choice, *panel):
+        yield from w.handlers.continue_from_alternative(index, request, story_id, choice, *panel)
+
+    private = {"api_visibility": "private"}
+    spans.select(show_alternatives, outputs=[options], **private)
+    options.input(continue_from, inputs=[w.story_id, options, *w.panel], outputs=[w.view, w.live],
+                  trigger_mode="once", **private)
 
 
 def wire_row(index: int, w: RowWiring, text, keywords, pinned, vetoed, buttons) -> None:

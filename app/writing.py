@@ -42,6 +42,7 @@ class StepRequest:
     params: SamplingParams = SamplingParams()
     pinned: tuple[str, ...] = ()
     vetoed: tuple[str, ...] = ()
+    prefix_tokens: tuple[int, ...] = ()  # the sentence starts with these tokens (continue from a chosen token)
 
 
 def keyword_list(keywords: str | Iterable[str] | None) -> list[str]:
@@ -58,6 +59,7 @@ def stream_sentence(
 ) -> Iterator[Delta | Step]:
     """Deltas of sentence `index`, then its Step; engine failures become `AppError`."""
     step = None
+    extra = {"prefix_tokens": list(request.prefix_tokens)} if request.prefix_tokens else {}
     try:
         for item in engine.stream_step(
             context,
@@ -65,6 +67,7 @@ def stream_sentence(
             pinned=request.pinned,
             vetoed=request.vetoed,
             params=request.params,
+            **extra,
         ):
             if isinstance(item, Step):
                 step = item

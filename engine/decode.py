@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from engine.alternatives import TokenChoice, token_choices
 from engine.guidance import KeywordGuide
 from engine.sampling import apply_repetition_penalty, choose_tokens
 from engine.sentence import cut_at_line_break, ends_sentence, word_count
@@ -30,6 +31,7 @@ class RowState:
     shown: int = 0  # characters already streamed
     done: bool = False
     cut_in_word: bool = False  # stopped at the token limit inside a word
+    choices: list[TokenChoice] = field(default_factory=list)  # each written token with its alternatives
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def decode_rows(
     min_words: int = MIN_WORDS,
     story_ids: list[int] | None = None,
     banned_phrases: list[list[int]] | None = None,
+    forced: list[int] | None = None,
 ) -> Iterator[Delta | list[RowState]]:
     """Decode one sentence per row; yields Deltas, then the final list of RowStates.
 
@@ -125,7 +128,10 @@ def decode_rows(
         forward: forward(ids (A, 1), cache) -> (A, V) logits; runs one step.
         story_ids: prompt ids whose 4-grams the sentence must not copy.
         banned_phrases: token sequences the sentence must not contain.
+        forced: tokens every row writes first (continuing a sentence from a chosen token);
+            guidance, bans and the sentence end apply to what follows.
     """
+    forced = forced or []
     no_copy = phrase_table(banned_phrases or [], into=copy_table(story_ids or []))
     n = logits.shape[0]
     rows = [RowState() for _ in range(n)]
@@ -134,7 +140,13 @@ def decode_rows(
     for step in range(params.max_new_tokens):
         adjusted = _adjust(logits.clone(), rows, active, guide, vocab, seen, params, step, min_words, no_copy)
         tokens = choose_tokens(adjusted, params, generator)  # (A,)
+        if step < len(forced):
+            tokens = torch.full_like(tokens, forced[step])
+        choices = (token_choices(adjusted, tokens, temperature=params.temperature, k=params.alternatives,
+                                 tokenizer=tokenizer) if params.alternatives > 0 else None)
         for a, r in enumerate(active):
+            if choices is not None and int(tokens[a]) not in vocab.end_of_text:
+                rows[r].choices.append(choices[a])
             _finish_row(rows[r], tokenizer, int(tokens[a]), vocab, min_words)
             if guide is not None:
                 guide.update(r, rows[r].text)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from engine.alternatives import TokenChoice
 from engine.decode import Delta, RowState, decode_rows
 from engine.guidance import KeywordGuide
 from engine.kvcache import PrefixCache
@@ -48,6 +49,7 @@ class GenerationResult:
     new_tokens: int = 0
     reused_prefix_tokens: int = 0
     keywords_missing: list[list[str]] = field(default_factory=list)
+    tokens: list[list[TokenChoice]] = field(default_factory=list)  # per candidate: each token and its alternatives
 
 
 def collect(stream: Iterator[Delta | GenerationResult]) -> GenerationResult:
@@ -100,13 +102,17 @@ class BaseGenerator:
 
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
-        cache_name: str = "story", min_words: int = 4,
+        cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
     ) -> Iterator[Delta | GenerationResult]:
-        """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result."""
+        """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result.
+
+        `forced` tokens are written first by every row (a sentence continued from a chosen token).
+        """
         raise NotImplementedError
 
     def stream(
-        self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams
+        self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams,
+        prefix_tokens: list[int] | None = None,
     ) -> Iterator[Delta | GenerationResult]:
         """Stream the next sentence: text deltas per candidate row, then the GenerationResult.
 
@@ -115,12 +121,14 @@ class BaseGenerator:
             keywords: control keywords the sentence should contain.
             facts: ranked knowledge sentences to condition on.
             params: sampling settings; `params.seed` (or a fresh random one) fixes the draw.
+            prefix_tokens: token ids the sentence starts with (continuing from a chosen token).
         """
         prompt = build_prompt(
             self.tokenizer, context=context, keywords=keywords, facts=facts,
             max_prompt_tokens=self.context_window - params.max_new_tokens - 1, style=self.prompt_style,
         )
-        yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed))
+        yield from self.decode(prompt, params=params, keywords=keywords, seed=resolve_seed(params.seed),
+                               forced=prefix_tokens)
 
     def generate(self, **kwargs) -> GenerationResult:
         """Collect `stream(**kwargs)` into its result."""
@@ -153,7 +161,7 @@ class Generator(BaseGenerator):
 
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
-        cache_name: str = "story", min_words: int = 4,
+        cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
     ) -> Iterator[Delta | GenerationResult]:
         """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result."""
         with self._lock, torch.inference_mode():
@@ -171,7 +179,7 @@ class Generator(BaseGenerator):
             for item in decode_rows(
                 model=self.model, tokenizer=self.tokenizer, cache=cache, logits=logits, params=params,
                 vocab=vocab, guide=guide, generator=generator, forward=self._forward, min_words=min_words,
-                story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
+                story_ids=prompt.prefix, banned_phrases=self._echo_phrases(), forced=forced,
             ):
                 if isinstance(item, Delta):
                     yield item
@@ -186,4 +194,5 @@ class Generator(BaseGenerator):
                 new_tokens=sum(len(r.ids) for r in final),
                 reused_prefix_tokens=prefix_cache.reused_tokens,
                 keywords_missing=[guide.missing(i) for i in range(rows)],
+                tokens=[r.choices for r in final],
             )

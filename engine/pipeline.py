@@ -100,6 +100,7 @@ class Pipeline:
         pinned: Iterable[str] = (),
         vetoed: Iterable[str] = (),
         params: SamplingParams | None = None,
+        prefix_tokens: list[int] | None = None,
     ) -> Iterator[str | Step]:
         """Stream one sentence: text deltas of the first candidate, then the Step.
 
@@ -109,6 +110,7 @@ class Pipeline:
             facts: knowledge to use as is (skips retrieval and ranking); None: retrieved.
             pinned: fact sentences always included; vetoed: fact sentences never used.
             params: sampling settings; the Step records the seed actually used.
+            prefix_tokens: token ids the sentence starts with (continuing from a chosen token).
         """
         params = params or SamplingParams()
         context = self.validate_context(context)
@@ -124,7 +126,8 @@ class Pipeline:
             notes.append(f"no knowledge used ({self.knowledge_note})" if facts is None else "no knowledge given")
         result: GenerationResult | None = None
         t = time.perf_counter()
-        for item in self.generator.stream(context=context, keywords=kws, facts=[f.fact.sentence for f in ranked], params=params):
+        for item in self.generator.stream(context=context, keywords=kws, facts=[f.fact.sentence for f in ranked],
+                                          params=params, prefix_tokens=prefix_tokens):
             if isinstance(item, Delta):
                 if item.row == 0:
                     yield item.text
@@ -136,6 +139,7 @@ class Pipeline:
             keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
             model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
             adapter=getattr(self.generator, "adapter", None), backend=self.generator.provenance(),
+            tokens=result.tokens,
         )
 
     def next_step(self, context: StoryContext, **kwargs) -> Step:

@@ -48,6 +48,7 @@ class SamplingParams:
     keyword_strength: float = 4.0
     knowledge_top_n: int = 5
     seed: int | None = None
+    alternatives: int = 5  # runners-up recorded per token (0: none)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> SamplingParams:
@@ -82,6 +83,7 @@ class Step:
     notes: list[str] = field(default_factory=list)  # clipping, empty knowledge, ...
     adapter: str | None = None  # the trained adapter applied to the model, if any
     backend: dict[str, str] = field(default_factory=dict)  # name, and server URL / served model for vllm
+    tokens: list[list[Any]] = field(default_factory=list)  # per candidate: TokenChoice of each token
 
     @property
     def sentence(self) -> str:
@@ -102,6 +104,7 @@ class Step:
             "backend": dict(self.backend),
             "timings_ms": dict(self.timings_ms),
             "notes": list(self.notes),
+            "tokens": [[t.to_dict() for t in row] for row in self.tokens],
         }
 
 

@@ -13,11 +13,20 @@ caller::
 
 from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
 from storage.config import data_dir, database_url
-from storage.db import make_engine, make_sessionmaker, run_in_transaction
+from storage.db import make_engine, make_sessionmaker, ping, run_in_transaction
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StorageError
 from storage.exchange import export_json, export_markdown, import_json
+from storage.leases import acquire_lease, release_lease, renew_lease
+from storage.logins import (
+    drop_login,
+    login_digests,
+    login_name,
+    save_login,
+    shared_setting,
+    token_digest,
+)
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
-from storage.models import Base, Node, Story, User
+from storage.models import ROLES, Base, Node, Story, User
 from storage.records import NodeView, Provenance, StorySummary, StoryView
 from storage.stories import (
     add_sibling,
@@ -34,6 +43,11 @@ from storage.stories import (
     undo,
 )
 from storage.studies import (
+    CONTROL_ANSWERS,
+    CONTROL_SCORES,
+    LIKERT_RANGE,
+    PAIRWISE_ANSWERS,
+    PAIRWISE_OUTCOMES,
     ItemInput,
     RaterItem,
     add_items,
@@ -41,6 +55,7 @@ from storage.studies import (
     get_study,
     next_item,
     set_closed,
+    submit_answers,
     submit_rating,
 )
 from storage.study_admin import (
@@ -52,9 +67,29 @@ from storage.study_admin import (
     revoke_invites,
     study_ratings,
 )
-from storage.study_models import Assignment, Invite, Rating, RatingRevision, Study, StudyItem
+from storage.study_models import (
+    STUDY_KINDS,
+    Assignment,
+    Invite,
+    Rating,
+    RatingRevision,
+    Study,
+    StudyItem,
+)
+from storage.study_progress import (
+    Holding,
+    ItemCounts,
+    checks_given,
+    has_items,
+    holdings,
+    item_counts,
+    rater_studies,
+    regular_holders,
+    regular_items,
+)
 from storage.throttle import LockedOut, LoginPolicy
-from storage.tree import children
+from storage.tree import children, get_story, visible_nodes
+from storage.undo_moves import forget_redo, record_move, redo_move, undo_move
 from storage.users import (
     authenticate,
     create_user,
@@ -68,6 +103,39 @@ from storage.users import (
 )
 
 __all__ = [
+    "ping",
+    "CONTROL_ANSWERS",
+    "CONTROL_SCORES",
+    "LIKERT_RANGE",
+    "PAIRWISE_ANSWERS",
+    "PAIRWISE_OUTCOMES",
+    "ROLES",
+    "STUDY_KINDS",
+    "Holding",
+    "ItemCounts",
+    "checks_given",
+    "has_items",
+    "holdings",
+    "item_counts",
+    "rater_studies",
+    "regular_holders",
+    "regular_items",
+    "submit_answers",
+    "get_story",
+    "visible_nodes",
+    "acquire_lease",
+    "drop_login",
+    "forget_redo",
+    "login_digests",
+    "login_name",
+    "record_move",
+    "redo_move",
+    "release_lease",
+    "renew_lease",
+    "save_login",
+    "shared_setting",
+    "token_digest",
+    "undo_move",
     "LockedOut",
     "LoginPolicy",
     "Assignment",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +43,8 @@ def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) ->
     if resolved.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(resolved, echo=echo, **kwargs)
-    if resolved.database and resolved.database != ":memory:":
+    if resolved.database and resolved.database != ":memory:" and "uri" not in resolved.query:
+        # a `file:...?mode=ro&uri=true` URL names no folder to create (it would appear as "file:/...")
         Path(resolved.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
     engine = create_engine(resolved, echo=echo, connect_args=connect_args, **kwargs)
@@ -114,3 +115,8 @@ def run_in_transaction(
                 raise
             time.sleep(min(0.05 * 2**attempt, 1.0) * random.random())
     raise AssertionError("unreachable")
+
+
+def ping(session: Session) -> None:
+    """Run `SELECT 1`: raises when the database does not answer (readiness checks)."""
+    session.execute(text("SELECT 1"))

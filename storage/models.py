@@ -137,4 +137,5 @@ class Node(Base):
     timings_ms: Mapped[dict[str, Any]] = mapped_column(default=dict)
     notes: Mapped[list[Any]] = mapped_column(default=list)
     backend: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tokens: Mapped[list[Any]] = mapped_column(default=list)  # per candidate: tokens with their alternatives
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,6 +14,8 @@ from storage.models import NODE_SOURCES, Node
 
 MAX_CANDIDATES = 64
 MAX_FACTS = 200
+MAX_TOKENS = 512  # recorded tokens per candidate
+MAX_ALTERNATIVES = 50
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Provenance:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     backend: dict[str, str] = field(default_factory=dict)  # the generation backend: name, server, model file
+    # Per candidate, each written token with its probability and runners-up (engine.alternatives).
+    tokens: list[list[dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def from_step(cls, step: Mapping[str, Any], *, source: str = "generated") -> Provenance:
@@ -77,6 +81,7 @@ class Provenance:
                 for n in validate.json_list(self.notes, field="notes")
             ],
             backend=_backend(self.backend),
+            tokens=_tokens(self.tokens, len(candidates)),
         )
 
     def node_fields(self) -> dict[str, Any]:
@@ -180,6 +185,38 @@ def _facts(value: Any) -> list[dict[str, Any]]:
         if score is not None and (isinstance(score, bool) or not isinstance(score, Real)):
             raise InvalidInput(f"fact score must be a number, got {score!r}")
     return [dict(fact) for fact in facts]
+
+
+def _token(value: Any, name: str) -> dict[str, Any]:
+    """One recorded token: {"id": int, "text": str, "prob": 0..1}."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"each {name} must be an object with id, text and prob")
+    prob = value.get("prob")
+    if isinstance(prob, bool) or not isinstance(prob, Real) or not 0 <= prob <= 1:
+        raise InvalidInput(f"{name} prob must be a number from 0 to 1, got {prob!r}")
+    return {"id": _int(value.get("id"), f"{name} id"), "prob": float(prob),
+            "text": validate.text(value.get("text"), field=f"{name} text", limit=200, allow_empty=True)}
+
+
+def _tokens(value: Any, candidates: int) -> list[list[dict[str, Any]]]:
+    """Per candidate, its tokens with their alternatives (at most one list per candidate)."""
+    rows = validate.json_list(value, field="tokens")
+    if len(rows) > max(candidates, 1):
+        raise InvalidInput(f"tokens has {len(rows)} rows for {candidates} candidates")
+    out = []
+    for row in rows:
+        row = validate.json_list(row, field="tokens row")
+        if len(row) > MAX_TOKENS:
+            raise InvalidInput(f"at most {MAX_TOKENS} tokens per candidate are recorded")
+        checked = []
+        for item in row:
+            token = _token(item, "token")
+            options = validate.json_list(item.get("alternatives", []), field="alternatives")
+            if len(options) > MAX_ALTERNATIVES:
+                raise InvalidInput(f"at most {MAX_ALTERNATIVES} alternatives per token")
+            checked.append({**token, "alternatives": [_token(o, "alternative") for o in options]})
+        out.append(checked)
+    return out
 
 
 def _timings(value: Any) -> dict[str, float]:

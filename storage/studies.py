@@ -249,6 +249,54 @@ def submit_rating(
     return rating
 
 
+def submit_answers(
+    session: Session, *, rater_id: int, item_id: int, answers: Mapping[str, Any], time_spent_ms: int
+) -> int:
+    """Record a rater's answers to every criterion of one item, all or nothing.
+
+    A late answer to an item released after its lease still counts (the item is the
+    rater's again); an answer identical to the one stored writes nothing.
+
+    Args:
+        session: Open session; the caller commits.
+        rater_id: The rater; the item must have been given to them.
+        item_id: The item.
+        answers: Criterion -> answer, for every criterion of the study.
+        time_spent_ms: Time on the item, counted once.
+
+    Returns:
+        How many answers changed.
+
+    Raises:
+        PermissionDenied: The item is not this rater's, or the study is closed.
+        InvalidInput: A criterion without an answer, or an answer out of range.
+    """
+    assignment = session.scalar(
+        select(Assignment).where(Assignment.item_id == item_id, Assignment.rater_id == rater_id)
+    )
+    if assignment is None:
+        raise PermissionDenied(f"item {item_id} is not assigned to you")
+    study = session.get(Study, assignment.study_id)
+    if study.closed_at is not None:
+        raise PermissionDenied("this study is closed; your earlier answers are kept")
+    if assignment.released_at is not None:  # answered after its lease: still counts
+        assignment.released_at = None
+    missing = [c for c in study.criteria if answers.get(c) in (None, "")]
+    if missing:
+        raise InvalidInput(f"please answer: {', '.join(missing)}")
+    for criterion in study.criteria:
+        check_answer(study.kind, answers[criterion])
+    given = {
+        r.criterion: r.value
+        for r in session.scalars(select(Rating).where(Rating.assignment_id == assignment.id))
+    }
+    changed = [c for c in study.criteria if given.get(c) != answers[c]]
+    for n, criterion in enumerate(changed):
+        submit_rating(session, rater_id=rater_id, item_id=item_id, criterion=criterion,
+                      value=answers[criterion], time_spent_ms=time_spent_ms if n == 0 else 0)
+    return len(changed)
+
+
 def _upsert(
     session: Session, assignment: Assignment, criterion: str, value: Any, time_spent_ms: int
 ) -> Rating:

@@ -18,13 +18,12 @@ MAX_JSON_BYTES = 2_000_000
 
 
 def text(value: Any, *, field: str, limit: int = MAX_TEXT, allow_empty: bool = False) -> str:
-    """Return `value` if it is a string of at most `limit` characters with no NUL."""
+    """Return `value` if it is a string of at most `limit` characters, with no NUL or lone surrogate."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string, not {type(value).__name__}")
     if len(value) > limit:
         raise InvalidInput(f"{field} is {len(value):,} characters; the limit is {limit:,}")
-    if "\x00" in value:
-        raise InvalidInput(f"{field} contains a NUL byte")
+    _check_chars(value, field=field)
     if not allow_empty and not value.strip():
         raise InvalidInput(f"{field} must not be empty")
     return value
@@ -87,14 +86,25 @@ def json_list(value: Any, *, field: str) -> list[Any]:
     return list(json_value(list(value), field=field))
 
 
+def _check_chars(value: str, *, field: str) -> None:
+    """Reject NUL and lone surrogates: neither database can store them as text."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field} contains a NUL byte")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidInput(f"{field} contains a lone surrogate at position {error.start}, "
+                               "which is not text") from None
+
+
 def _check_json(value: Any, *, field: str) -> None:
-    """Reject NUL characters and non-finite numbers anywhere inside `value`."""
+    """Reject NUL characters, lone surrogates and non-finite numbers anywhere inside `value`."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                raise InvalidInput(f"{field} contains a NUL byte")
+            _check_chars(item, field=field)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InvalidInput(f"{field} contains a non-finite number")

@@ -8,26 +8,20 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.evaluation.create import DEFAULT_PREMISES, Generation, StudySettings, make_study
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
-from app.evaluation.studies import (
-    StudySpec,
-    assign_raters,
-    create_study_with_items,
-    read_premises,
-    stories_from_saved,
-)
-from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
-from engine.paths import shared_file
+from app.evaluation.studies import StudySpec
+from app.evaluation.systems import SYSTEM_NAMES
 from storage import (
-    Assignment,
+    ROLES,
+    STUDY_KINDS,
     NotFound,
     StorageError,
-    StudyItem,
     create_invite,
     create_user,
+    data_dir,
     get_user_by_name,
     list_users,
     make_engine,
@@ -41,10 +35,6 @@ from storage import (
     upgrade,
 )
 from storage.errors import one_line
-from storage.models import ROLES
-from storage.study_models import STUDY_KINDS
-
-DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,10 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from app.cli import eval_secret
             from app.evaluation.ui import build_eval_demo
-            from storage.config import data_dir
 
             print(f"evaluation pages on http://{args.host}:{args.port}/", flush=True)
-            build_eval_demo(session_factory=factory, secret=eval_secret(data_dir())).launch(
+            build_eval_demo(session_factory=factory, secret=eval_secret(data_dir(), factory)).launch(
                 server_name=args.host, server_port=args.port, quiet=True
             )
             return 0
@@ -167,74 +156,38 @@ def _names(text: str) -> list[str]:
 
 
 def run_create(*, factory, args: argparse.Namespace) -> None:
-    """Generate or collect the stories, then write the study, its items and assignments at once."""
-    spec = StudySpec(
-        name=args.name,
-        kind=args.kind,
-        criteria=_names(args.criteria),
-        overlap_k=args.k,
-        attention_rate=args.attention_rate,
-        instructions=args.instructions,
-        seed=args.seed,
-    )
-    settings: dict = {}
-    if args.stories:
-        if not args.owner:
-            raise ValueError("--stories needs --owner (whose stories they are)")
-        ids = [int(i) for i in _names(args.stories)]
-        owner = run_in_transaction(factory, lambda s: get_user_by_name(s, args.owner).id)
-        stories = run_in_transaction(
-            factory, lambda s: stories_from_saved(s, user_id=owner, story_ids=ids)
-        )
-        settings = {"source": "saved", "story_ids": ids}
-    else:
-        premises = read_premises(args.premises, limit=args.limit, offset=args.offset)
-        systems = _names(args.systems)
-        writers = build_writers(
-            systems=systems,
+    """Parse the flags into the study's settings and make it (`make_study`, as the admin page does)."""
+    owner_id = run_in_transaction(factory, lambda s: get_user_by_name(s, args.owner).id) if args.owner else None
+    settings = StudySettings(
+        spec=StudySpec(
+            name=args.name,
+            kind=args.kind,
+            criteria=_names(args.criteria),
+            overlap_k=args.k,
+            attention_rate=args.attention_rate,
+            instructions=args.instructions,
+            seed=args.seed,
+        ),
+        owner_id=owner_id,
+        story_ids=tuple(int(i) for i in _names(args.stories)),
+        generation=Generation(
+            premises=args.premises,
+            limit=args.limit,
+            offset=args.offset,
+            systems=tuple(_names(args.systems)),
             model=args.model,
             other_model=args.other_model,
-            kb_path=args.kb,
+            sentences=args.sentences,
+            kb=args.kb,
             predictor=args.predictor,
-        )
-        stories = generate_stories(
-            writers=writers, premises=premises, n_sentences=args.sentences, seed=args.seed
-        )
-        settings = {
-            "source": "generated",
-            "premises": str(args.premises),
-            "offset": args.offset,
-            "model": args.model,
-            "other_model": args.other_model,
-            "sentences": args.sentences,
-        }
-
-    def write(session) -> tuple[int, int]:
-        owner_id = get_user_by_name(session, args.owner).id if args.owner else None
-        study = create_study_with_items(
-            session, spec=spec, stories=stories, owner_id=owner_id, settings=settings
-        )
-        names = _names(args.raters)
-        raters = [get_user_by_name(session, n).id for n in names]
-        added = (
-            assign_raters(session, study_id=study.id, rater_ids=raters, seed=args.seed)
-            if raters
-            else 0
-        )
-        regular = (
-            select(Assignment.rater_id)
-            .join(StudyItem, StudyItem.id == Assignment.item_id)
-            .where(Assignment.study_id == study.id, StudyItem.is_attention_check.is_(False))
-        )
-        held = set(session.scalars(regular))
-        idle = [n for n, r in zip(names, raters, strict=True) if r not in held]
-        return study.id, added, idle
-
-    study_id, added, idle = run_in_transaction(factory, write)
-    later = "" if added else "; raters get their share of items when they open an invite"
-    print(f"study {study_id}: {len(stories)} stories, {added} assignments{later}")
-    if idle:
-        print(f"note: {', '.join(idle)} got no items: every item already has {args.k} raters")
+        ),
+        raters=tuple(_names(args.raters)),
+    )
+    made = make_study(factory, settings=settings)
+    later = "" if made.assignments else "; raters get their share of items when they open an invite"
+    print(f"study {made.study_id}: {made.stories} stories, {made.assignments} assignments{later}")
+    if made.idle_raters:
+        print(f"note: {', '.join(made.idle_raters)} got no items: every item already has {args.k} raters")
 
 
 def run_invite(*, factory, args: argparse.Namespace) -> None:

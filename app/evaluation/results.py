@@ -21,8 +21,7 @@ from app.evaluation.stats import (
     normalise_outcome,
     win_rates,
 )
-from storage import RatingRecord, get_study, study_ratings
-from storage.studies import CONTROL_SCORES
+from storage import CONTROL_SCORES, RatingRecord, get_study, study_ratings
 
 
 @dataclass(frozen=True)

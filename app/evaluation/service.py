@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import LoginGate
@@ -20,22 +19,19 @@ from app.evaluation.results import QualityRules, StudyResults, study_results
 from app.evaluation.status import StudyStatus, study_status
 from app.evaluation.studies import assign_share
 from storage import (
-    Assignment,
-    InvalidInput,
+    NotFound,
     PermissionDenied,
     RaterItem,
-    Rating,
-    Study,
-    User,
     get_study,
     get_user,
+    has_items,
     next_item,
+    rater_studies,
     redeem_invite,
     run_in_transaction,
     set_closed,
-    submit_rating,
+    submit_answers,
 )
-from storage.studies import check_answer
 
 TOKEN_DAYS = 30
 MAX_ITEM_MS = 24 * 3600 * 1000
@@ -87,8 +83,7 @@ class EvalService:
             raise PermissionDenied("your login has expired; please log in again") from None
         except (BadSignature, KeyError, TypeError, ValueError):
             raise PermissionDenied("please log in again") from None
-        user = run_in_transaction(self.factory, lambda s: s.get(User, who.user_id))
-        if user is None or user.disabled_at is not None:
+        if not run_in_transaction(self.factory, lambda s: _active(s, who.user_id)):
             raise PermissionDenied("this account is disabled or gone; please ask the study's admin")
         return who
 
@@ -139,18 +134,7 @@ class EvalService:
     def my_studies(self, token: str) -> list[tuple[int, str]]:
         """(id, name) of the studies with items for this user."""
         who = self.identify(token)
-
-        def work(session: Session) -> list[tuple[int, str]]:
-            query = (
-                select(Study.id, Study.name)
-                .join(Assignment, Assignment.study_id == Study.id)
-                .where(Assignment.rater_id == who.user_id, Assignment.released_at.is_(None))
-                .distinct()
-                .order_by(Study.id)
-            )
-            return [(i, n) for i, n in session.execute(query)]
-
-        return run_in_transaction(self.factory, work)
+        return run_in_transaction(self.factory, lambda s: rater_studies(s, rater_id=who.user_id))
 
     def instructions(self, token: str, *, study_id: int) -> str:
         """The study's instructions, for a rater who has items in it."""
@@ -180,58 +164,11 @@ class EvalService:
         """
         who = self.identify(token)
         spent = max(0, min(int(time_spent_ms), MAX_ITEM_MS))
-
-        def work(session: Session) -> None:
-            assignment = session.scalar(
-                select(Assignment).where(
-                    Assignment.item_id == item_id, Assignment.rater_id == who.user_id
-                )
-            )
-            if assignment is None:
-                raise PermissionDenied(f"item {item_id} is not assigned to you")
-            study = session.get(Study, assignment.study_id)
-            if study.closed_at is not None:
-                raise PermissionDenied("this study is closed; your earlier answers are kept")
-            if assignment.released_at is not None:  # answered after its lease: still counts
-                assignment.released_at = None
-            missing = [c for c in study.criteria if answers.get(c) in (None, "")]
-            if missing:
-                raise InvalidInput(f"please answer: {', '.join(missing)}")
-            for criterion in study.criteria:
-                check_answer(study.kind, answers[criterion])
-            given = {
-                r.criterion: r.value
-                for r in session.scalars(
-                    select(Rating).where(Rating.assignment_id == assignment.id)
-                )
-            }
-            changed = [c for c in study.criteria if given.get(c) != answers[c]]
-            for n, criterion in enumerate(
-                changed
-            ):  # a repeated identical submission writes nothing
-                submit_rating(
-                    session,
-                    rater_id=who.user_id,
-                    item_id=item_id,
-                    criterion=criterion,
-                    value=answers[criterion],
-                    time_spent_ms=spent if n == 0 else 0,
-                )
-
-        run_in_transaction(self.factory, work)
+        run_in_transaction(self.factory, lambda s: submit_answers(
+            s, rater_id=who.user_id, item_id=item_id, answers=answers, time_spent_ms=spent))
 
     def _require_assigned(self, who: Identity, study_id: int) -> None:
-        def work(session: Session) -> bool:
-            return (
-                session.scalar(
-                    select(Assignment.id)
-                    .where(Assignment.study_id == study_id, Assignment.rater_id == who.user_id)
-                    .limit(1)
-                )
-                is not None
-            )
-
-        if not run_in_transaction(self.factory, work):
+        if not run_in_transaction(self.factory, lambda s: has_items(s, study_id=study_id, rater_id=who.user_id)):
             raise PermissionDenied("you have no items in this study")
 
     # -- admin ----------------------------------------------------------------------
@@ -278,3 +215,10 @@ class EvalService:
             ),
         )
 
+
+def _active(session: Session, user_id: int) -> bool:
+    """Whether the account exists and is not disabled."""
+    try:
+        return get_user(session, user_id).disabled_at is None
+    except NotFound:
+        return False

@@ -15,7 +15,7 @@ import krippendorff
 import numpy as np
 from scipy import optimize, stats
 
-from storage.studies import PAIRWISE_OUTCOMES
+from storage import PAIRWISE_OUTCOMES
 
 BT_BOUND = 10.0  # log-strengths are kept in [-10, 10] so a system that always wins stays finite
 

@@ -10,11 +10,10 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.evaluation.results import QualityRules, summarise
-from storage import Assignment, StudyItem, User, get_study, open_invites, study_ratings
+from storage import get_study, holdings, open_invites, regular_items, study_ratings
 
 
 @dataclass(frozen=True)
@@ -57,32 +56,22 @@ def study_status(
 ) -> StudyStatus:
     """Read a study's progress (the caller checks that the reader is an admin)."""
     study = get_study(session, study_id)
-    rows = session.execute(
-        select(Assignment, StudyItem.ordinal, StudyItem.is_attention_check, User.name)
-        .join(StudyItem, StudyItem.id == Assignment.item_id)
-        .join(User, User.id == Assignment.rater_id)
-        .where(Assignment.study_id == study.id)
-    ).all()
-    regular = session.execute(
-        select(StudyItem.id, StudyItem.ordinal).where(
-            StudyItem.study_id == study.id, StudyItem.is_attention_check.is_(False)
-        ).order_by(StudyItem.ordinal)
-    ).all()
+    regular = regular_items(session, study_id=study.id)
     answers: dict[int, int] = {}
     holders: dict[int, int] = {}
     per_rater: dict[int, dict[str, Any]] = {}
-    for a, _, is_check, name in rows:
-        mine = per_rater.setdefault(a.rater_id, {"name": name, "assigned": 0, "done": 0, "released": 0, "ms": []})
-        if a.released_at is not None:
+    for a in holdings(session, study_id=study.id):
+        mine = per_rater.setdefault(a.rater_id, {"name": a.rater_name, "assigned": 0, "done": 0, "released": 0, "ms": []})
+        if a.released:
             mine["released"] += 1
             continue
         mine["assigned"] += 1
-        if a.completed_at is not None:
+        if a.completed:
             mine["done"] += 1
             mine["ms"].append(a.time_spent_ms)
-        if not is_check:
+        if not a.is_attention_check:
             holders[a.item_id] = holders.get(a.item_id, 0) + 1
-            answers[a.item_id] = answers.get(a.item_id, 0) + (a.completed_at is not None)
+            answers[a.item_id] = answers.get(a.item_id, 0) + a.completed
     records = study_ratings(session, study_id=study.id)
     summary = summarise(study_id=study.id, kind=study.kind, criteria=list(study.criteria), records=records,
                         rules=rules or QualityRules(), n_resamples=n_resamples)

@@ -16,20 +16,19 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.evaluation.systems import WrittenStory
 from storage import (
-    Assignment,
     InvalidInput,
     ItemInput,
     Study,
-    StudyItem,
     add_items,
     assign_items,
+    checks_given,
     get_study,
     give_share,
+    item_counts,
     load_story,
     open_invites,
     pool,
@@ -273,14 +272,8 @@ def assign_raters(
             f"overlap k={study.overlap_k} needs at least {study.overlap_k} raters, "
             f"got {len(raters)}"
         )
-    counts = dict(
-        session.execute(
-            select(StudyItem.is_attention_check, func.count())
-            .where(StudyItem.study_id == study.id)
-            .group_by(StudyItem.is_attention_check)
-        ).all()
-    )
-    regular, checks = counts.get(False, 0), counts.get(True, 0)
+    counts = item_counts(session, study_id=study.id)
+    regular, checks = counts.regular, counts.checks
     if regular == 0:
         raise InvalidInput(f"study {study.id} has no items to assign")
     load = math.ceil(regular * study.overlap_k / len(raters))
@@ -317,21 +310,8 @@ def assign_share(
     if cap := (study.settings or {}).get("items_per_rater"):
         share = min(share, int(cap))
     wanted = checks_needed(rate=study.attention_rate, load=max(share, 1))
-    seen = session.scalar(
-        select(func.count())
-        .select_from(Assignment)
-        .join(StudyItem, StudyItem.id == Assignment.item_id)
-        .where(
-            Assignment.study_id == study.id,
-            Assignment.rater_id == rater_id,
-            StudyItem.is_attention_check.is_(True),
-        )
-    )
-    checks = session.scalar(
-        select(func.count()).where(
-            StudyItem.study_id == study.id, StudyItem.is_attention_check.is_(True)
-        )
-    )
+    seen = checks_given(session, study_id=study.id, rater_id=rater_id)
+    checks = item_counts(session, study_id=study.id).checks
     if (missing := wanted + seen - checks) > 0:
         add_items(
             session,

@@ -6,13 +6,15 @@
 - `antonym`: each predicted keyword swapped for an antonym (ConceptNet, WordNet fallback).
 - `model`: the full pipeline on another model (`--other-model`).
 
-Nothing here loads a model at import; `build_writers` does, once per model.
+Nothing here loads a model at import; `build_writers` does, once per model, unless the
+caller hands it that model already loaded (the editor's engine, when the admin page runs
+inside the app).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Protocol
 
 from app.evaluation.antonyms import AntonymTable
@@ -33,11 +35,11 @@ class WrittenStory:
 
 
 class StepPipeline(Protocol):
-    """What a writer needs from `engine.pipeline.Pipeline` (fakes implement it in tests)."""
+    """What a writer needs from `engine.pipeline.Pipeline` (the app's FakeEngine has it too)."""
 
     def suggest_keywords(self, context: Any, seed: int | None = None) -> list[str]: ...
 
-    def next_step(self, context: Any, **kwargs: Any) -> Any: ...
+    def stream_step(self, context: Any, **kwargs: Any) -> Iterator[Any]: ...
 
 
 @dataclass
@@ -68,12 +70,20 @@ class StoryWriter:
                 predicted = self.pipeline.suggest_keywords(context, seed=seed + i)
                 given, swapped = self.antonyms.swap(predicted)
                 notes.append(f"sentence {i + 1}: {swapped} of {len(predicted)} keywords swapped")
-            step = self.pipeline.next_step(context, keywords=given, params=params)
+            step = _last(self.pipeline.stream_step(context, keywords=given, params=params))
             sentences.append(step.sentence)
             keywords.append([] if self.plain else list(step.keywords))
             context = context.extend(step.sentence)
         model = getattr(self.pipeline, "model_id", "")
         return WrittenStory(premise, sentences, keywords, self.system, str(model), notes)
+
+
+def _last(stream: Iterator[Any]) -> Any:
+    """The Step that ends a sentence stream (the text deltas before it are dropped)."""
+    step = None
+    for item in stream:
+        step = item
+    return step
 
 
 class NoKeywords:
@@ -94,8 +104,9 @@ def build_writers(
     kb_path: str | None = None,
     predictor: str = "model",
     antonym_file: str | None = None,
+    preloaded: Mapping[str, Any] | None = None,
 ) -> list[StoryWriter]:
-    """Load each model once and make one writer per system.
+    """Load each model once (or take it already loaded) and make one writer per system.
 
     Args:
         systems: Names from `SYSTEM_NAMES`.
@@ -105,6 +116,9 @@ def build_writers(
         kb_path: Knowledge base file; `None` uses the engine's default.
         predictor: Keyword predictor, "model" or "rake".
         antonym_file: ConceptNet antonym file; `None` uses the shared data copy.
+        preloaded: Model name -> an already built pipeline to write with instead of
+            loading that model again; it keeps its own knowledge base and predictor
+            (`kb_path` and `predictor` apply to the models loaded here).
 
     Returns:
         Writers in the order of `systems`.
@@ -119,8 +133,12 @@ def build_writers(
     from engine.loading import load_model
 
     loaded: dict[str, Any] = {}
+    ready = dict(preloaded or {})
 
     def pipeline(name: str, *, knowledge: bool) -> Any:
+        if name in ready:
+            off = {"retriever": NullRetriever(), "ranker": NullRanker(), "knowledge_note": "knowledge turned off"}
+            return ready[name] if knowledge else _with_stages(ready[name], **off)
         if name not in loaded:
             loaded[name] = load_model(_load_config(name))
         options = KnowledgeOptions(kb_path=kb_path, enabled=knowledge)
@@ -131,7 +149,7 @@ def build_writers(
         "no_knowledge": lambda: StoryWriter("no_knowledge", pipeline(model, knowledge=False)),
         "plain": lambda: StoryWriter(
             "plain",
-            replace(
+            _with_stages(
                 pipeline(model, knowledge=False),
                 predictor=NoKeywords(),
                 retriever=NullRetriever(),
@@ -145,6 +163,14 @@ def build_writers(
         "model": lambda: StoryWriter("model", pipeline(str(other_model), knowledge=True)),
     }
     return [makers[name]() for name in systems]
+
+
+def _with_stages(pipeline: Any, **stages: Any) -> Any:
+    """A copy with these stages swapped (the model is shared); a scripted engine has no stages to swap."""
+    if not is_dataclass(pipeline):
+        return pipeline
+    names = {f.name for f in fields(pipeline)}
+    return replace(pipeline, **{k: v for k, v in stages.items() if k in names})
 
 
 def _load_config(name: str) -> Any:

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.evaluation.service import EvalService
 from app.evaluation.ui_admin import build_admin_tab
-from storage import StorageError
-from storage.studies import CONTROL_ANSWERS, LIKERT_RANGE, PAIRWISE_ANSWERS
+from storage import CONTROL_ANSWERS, LIKERT_RANGE, PAIRWISE_ANSWERS, StorageError
 
 MAX_CRITERIA = 6
 CHOICES = {  # the answers storage accepts, as the page's radio labels
@@ -49,13 +48,18 @@ KEYS_JS = """
 """
 
 
-def build_eval_demo(*, session_factory: sessionmaker[Session], secret: bytes = b"") -> gr.Blocks:
+def build_eval_demo(
+    *, session_factory: sessionmaker[Session], secret: bytes = b"", engine: Any = None
+) -> gr.Blocks:
     """The evaluation pages; nothing is loaded or launched here.
 
     Args:
         session_factory: `storage.make_sessionmaker(engine)` for the study database.
         secret: Key that signs rater tokens; random per process by default (tokens then
             last until the server restarts).
+        engine: The app's engine (a Pipeline, FakeEngine or `EngineHandle`) when the pages
+            run inside the app: Create study writes with it instead of loading that model
+            a second time. `None` (a separate `serve`): the model asked for is loaded.
 
     Returns:
         Blocks to `.launch()` or mount into the main app.
@@ -83,7 +87,7 @@ def build_eval_demo(*, session_factory: sessionmaker[Session], secret: bytes = b
             submit_button = gr.Button("Submit (Enter)", variant="primary", elem_id="submit-answer")
             logout_button = gr.Button("Log out", size="sm")
         with gr.Column(visible=False) as admin_view:
-            build_admin_tab(service=service, token=token, session_factory=session_factory)
+            build_admin_tab(service=service, token=token, session_factory=session_factory, engine=engine)
 
         views = [
             login_view,

@@ -11,28 +11,33 @@ import gradio as gr
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.evaluation.cli import DEFAULT_PREMISES
+from app.errors import AppError
+from app.evaluation.create import (
+    DEFAULT_PREMISES,
+    Generation,
+    StudySettings,
+    engine_names,
+    make_study,
+    reusable,
+)
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
 from app.evaluation.service import EvalService
 from app.evaluation.status import format_status
-from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items, read_premises
-from app.evaluation.systems import SYSTEM_NAMES, build_writers, generate_stories
-from storage import (
-    StorageError,
-    create_invite,
-    get_user_by_name,
-    run_in_transaction,
-    study_ratings,
-)
-from storage.study_models import STUDY_KINDS
+from app.evaluation.studies import StudySpec
+from app.evaluation.systems import SYSTEM_NAMES
+from storage import STUDY_KINDS, StorageError, create_invite, run_in_transaction, study_ratings
 
 TABLES = ("quality", "means", "win_rates", "bradley_terry", "agreement")
 
 
 def build_admin_tab(
-    *, service: EvalService, token: gr.BrowserState, session_factory: sessionmaker[Session]
+    *, service: EvalService, token: gr.BrowserState, session_factory: sessionmaker[Session], engine: Any = None
 ) -> None:
-    """Render the admin tabs inside the current Blocks; every handler checks the admin role."""
+    """Render the admin tabs inside the current Blocks; every handler checks the admin role.
+
+    `engine` is the app's already loaded engine (or its `EngineHandle`), if any: a study
+    asked to write with that model uses it instead of loading a second copy.
+    """
     with gr.Tabs():
         with gr.Tab("Results", elem_id="results-tab"):
             with gr.Row():
@@ -81,7 +86,8 @@ def build_admin_tab(
                 sentences = gr.Number(label="Sentences", value=4, precision=0, elem_id="create-sentences")
                 overlap = gr.Number(label="Raters per item (k)", value=3, precision=0, elem_id="create-k")
                 rate = gr.Slider(0, 0.5, value=0.1, step=0.05, label="Attention-check rate", elem_id="create-rate")
-            model = gr.Textbox(label="Model", value="default", elem_id="create-model")
+            model = gr.Textbox(label="Model", value=(engine_names(engine) or ["default"])[0], elem_id="create-model")
+            gr.Markdown(_model_note(engine), elem_id="create-model-note")
             other = gr.Textbox(label="Other model (for the 'model' system)")
             raters = gr.Textbox(label="Rater names (comma-separated)")
             create_button = gr.Button("Generate and create", variant="primary", elem_id="create-study")
@@ -115,42 +121,17 @@ def build_admin_tab(
             _exports(int(study), summary_rows(results), raw_rows(records)),
         )
 
-    def create(
-        current,
-        name_,
-        kind_,
-        criteria_,
-        systems_,
-        premises_,
-        limit_,
-        sentences_,
-        overlap_,
-        rate_,
-        model_,
-        other_,
-        raters_,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008
-    ) -> str:
+    form = {"name": name, "kind": kind, "criteria": criteria, "systems": systems, "premises": premises,
+            "limit": limit, "sentences": sentences, "overlap": overlap, "rate": rate, "model": model,
+            "other": other, "raters": raters}
+
+    def create(values: dict, progress=gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
         """Generate and create a study (admins only); the progress bar follows tqdm."""
         try:
-            admin = service.require_admin(current)
-            return _create_study(
-                service,
-                admin.user_id,
-                name_,
-                kind_,
-                criteria_,
-                systems_,
-                premises_,
-                limit_,
-                sentences_,
-                overlap_,
-                rate_,
-                model_,
-                other_,
-                raters_,
-            )
-        except (StorageError, ValueError, OSError) as error:
+            admin = service.require_admin(values[token])
+            settings = page_settings({key: values[box] for key, box in form.items()}, owner_id=admin.user_id)
+            return _create_study(service.factory, engine, settings)
+        except (StorageError, ValueError, TypeError, OSError, AppError) as error:
             return f"**{error}**"
 
     def invite(current, study, count, request: gr.Request) -> str:
@@ -202,26 +183,7 @@ def build_admin_tab(
         [status, plot, *frames, files],
         api_name="results",
     )
-    create_button.click(
-        create,
-        [
-            token,
-            name,
-            kind,
-            criteria,
-            systems,
-            premises,
-            limit,
-            sentences,
-            overlap,
-            rate,
-            model,
-            other,
-            raters,
-        ],
-        created,
-        api_name=False,
-    )
+    create_button.click(create, {token, *form.values()}, created, api_name=False)
     invite_button.click(invite, [token, invite_study, invite_count], links, api_name=False)
 
 
@@ -256,51 +218,48 @@ def _exports(study_id: int, summary: list[dict], raw: list[dict]) -> list[str]:
     return [str(folder / f"study-{study_id}-{n}") for n in texts]
 
 
-def _create_study(
-    service: EvalService,
-    owner_id: int,
-    name,
-    kind,
-    criteria,
-    systems,
-    premises,
-    limit,
-    sentences,
-    overlap,
-    rate,
-    model,
-    other,
-    raters,
-) -> str:
-    """Generate premises x systems with a progress bar, then write the study in one transaction."""
-    spec = StudySpec(
-        name=name,
-        kind=kind,
-        criteria=[c.strip() for c in criteria.split(",") if c.strip()],
-        overlap_k=int(overlap),
-        attention_rate=float(rate),
-    )
-    chosen = read_premises(premises, limit=int(limit))
-    writers = build_writers(systems=list(systems), model=model, other_model=other or None)
-    stories = generate_stories(writers=writers, premises=chosen, n_sentences=int(sentences))
-    names = [n.strip() for n in raters.split(",") if n.strip()]
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
-    def write(session: Session) -> int:
-        study = create_study_with_items(
-            session,
-            spec=spec,
-            stories=stories,
-            owner_id=owner_id,
-            settings={"source": "generated", "model": model},
-        )
-        if names:
-            assign_raters(
-                session,
-                study_id=study.id,
-                rater_ids=[get_user_by_name(session, n).id for n in names],
-            )
-        return study.id
 
-    return (
-        f"Created study {run_in_transaction(service.factory, write)} with {len(stories)} stories."
+def page_settings(form: dict[str, Any], *, owner_id: int) -> StudySettings:
+    """The Create study form (field name -> value) as the study's settings."""
+    return StudySettings(
+        spec=StudySpec(
+            name=form["name"],
+            kind=form["kind"],
+            criteria=_names(form["criteria"]),
+            overlap_k=int(form["overlap"]),
+            attention_rate=float(form["rate"]),
+        ),
+        owner_id=owner_id,
+        generation=Generation(
+            premises=form["premises"],
+            limit=int(form["limit"]),
+            systems=tuple(form["systems"] or ()),
+            model=(form["model"] or "").strip() or "default",
+            other_model=(form["other"] or "").strip() or None,
+            sentences=int(form["sentences"]),
+        ),
+        raters=tuple(_names(form["raters"])),
     )
+
+
+def _model_note(engine: Any) -> str:
+    """Which model the study will write with: the editor's loaded one, or one loaded here."""
+    names = engine_names(engine)
+    if not names:
+        return "No model is loaded in this server: the model named above is loaded for the study."
+    return (f"Leave **{names[0]}** to write with the model the editor already loaded (no second copy in "
+            "memory; editor sentences take turns with the study's); any other name loads that model "
+            "in this server for the study.")
+
+
+def _create_study(factory: sessionmaker[Session], engine: Any, settings: StudySettings) -> str:
+    """Make the study (`make_study`), reusing the app's engine when it is the model asked for."""
+    preloaded = reusable(engine, settings.generation.models())
+    made = make_study(factory, settings=settings, preloaded=preloaded)
+    notes = [f"written with the editor's loaded model {', '.join(made.models_reused)}"] if made.models_reused else []
+    notes += [f"loaded {', '.join(made.models_loaded)} for this study"] if made.models_loaded else []
+    notes += [f"{', '.join(made.idle_raters)} got no items"] if made.idle_raters else []
+    return f"Created study {made.study_id} with {made.stories} stories" + (f" ({'; '.join(notes)})." if notes else ".")

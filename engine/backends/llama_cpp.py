@@ -102,7 +102,7 @@ class LlamaCppGenerator(BaseGenerator):
 
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
-        cache_name: str = "story", min_words: int = 4,
+        cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
     ) -> Iterator[Delta | GenerationResult]:
         rows = max(1, params.n_candidates)
         vocab = vocab_info(self.tokenizer)
@@ -127,6 +127,7 @@ class LlamaCppGenerator(BaseGenerator):
                         model=None, tokenizer=self.tokenizer, cache=_OneRowCache(), logits=logits, params=params,
                         vocab=vocab, guide=guides[r], generator=generator, forward=self._forward,
                         min_words=min_words, story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
+                        forced=forced,
                     ):
                         if isinstance(item, Delta):
                             yield Delta(r, item.text)
@@ -144,6 +145,7 @@ class LlamaCppGenerator(BaseGenerator):
             new_tokens=sum(len(s.ids) for s in final),
             reused_prefix_tokens=reused,
             keywords_missing=[g.missing(0) for g in guides],
+            tokens=[s.choices for s in final],
         )
 
     def close(self) -> None:

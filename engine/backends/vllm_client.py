@@ -112,8 +112,11 @@ class VllmGenerator(BaseGenerator):
 
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
-        cache_name: str = "story", min_words: int = 4,
+        cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
     ) -> Iterator[Delta | GenerationResult]:
+        if forced:
+            raise ValueError("continuing a sentence from a chosen token needs the torch or llama-cpp backend; "
+                             "the vLLM server does not take forced tokens")
         self.check()
         rows = max(1, params.n_candidates)
         texts = [""] * rows

@@ -16,7 +16,9 @@ def load_default_stage(
     """The default retriever and ranker, plus a one-line description for the Step.
 
     With no store (or an empty one) the retriever is a NullRetriever, so the
-    pipeline still writes, and the description says why.
+    pipeline still writes, and the description says why. A damaged store (a cut copy)
+    raises `DamagedStore` instead: writing on without the knowledge the writer asked for
+    would hide the fault.
 
     Args:
         data_dir: data directory override (the `--data-dir` flag).
@@ -38,16 +40,27 @@ def load_default_stage(
 
 
 def _edge_count(path: Path) -> int:
-    """Edges in the store; 0 when the file is missing, empty or not a store."""
+    """Edges in the store; 0 when the file is missing or has no edges table.
+
+    Raises:
+        DamagedStore: the file is cut short or unreadable (names the command that rebuilds it).
+    """
     import sqlite3
+
+    from engine.knowledge.store import DamagedStore, check_store_file, rebuild_command
 
     if not path.is_file():
         return 0
+    check_store_file(path)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             return conn.execute("SELECT count(*) FROM edges").fetchone()[0] or 0
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
-        return 0
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return 0
+        raise DamagedStore(f"knowledge base {path} cannot be read ({error}); rebuild it: {rebuild_command(path)}") from None
+    except sqlite3.DatabaseError as error:  # "database disk image is malformed" and kin
+        raise DamagedStore(f"knowledge base {path} is damaged ({error}); rebuild it: {rebuild_command(path)}") from None

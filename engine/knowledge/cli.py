@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.knowledge.store import KB_ENV_VAR, kb_path, open_read_only, store_stats
+from engine.knowledge.store import KB_ENV_VAR, DamagedStore, kb_path, open_read_only, store_stats
 from engine.knowledge.writer import ImportReport
 
 
@@ -30,7 +30,15 @@ def cmd_build_wordnet(args: argparse.Namespace) -> int:
     from engine.knowledge.import_wordnet import SOURCE_WORDNET, WordNetBuildConfig, build_wordnet
 
     path = _kb_from(args)
-    existing = source_count(path, SOURCE_WORDNET)
+    try:
+        existing = source_count(path, SOURCE_WORDNET)
+    except DamagedStore:
+        if not args.force:
+            raise
+        aside = path.with_name(f"{path.name}.damaged")
+        path.replace(aside)  # kept for inspection; the build starts from an empty store
+        print(f"moved the damaged store to {aside}; building a new one at {path}")
+        existing = 0
     if existing and not args.force:
         print(f"WordNet already in {path} ({existing:,} edges); use --force to rebuild")
         return 0

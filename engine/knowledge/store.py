@@ -83,10 +83,41 @@ def open_for_write(path: Path) -> Engine:
     return engine
 
 
+class DamagedStore(ValueError):
+    """The knowledge store file is cut short or not a knowledge store; the message names the rebuild command."""
+
+
+def rebuild_command(path: Path) -> str:
+    """The command that builds the default store at `path` afresh."""
+    return f"python -m engine kb build-wordnet --force --kb {path}"
+
+
+def check_store_file(path: Path) -> None:
+    """Raise `DamagedStore` when `path` is not SQLite or is shorter than its header says (a cut copy).
+
+    An empty file passes: it is an empty store. The header's page count is trusted only when
+    SQLite marks it valid (the change counter equals the version-valid-for number).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise DamagedStore(f"knowledge base {path} is not a SQLite knowledge store; rebuild it: {rebuild_command(path)}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size  # the format stores 64 KiB as 1
+    expected = int.from_bytes(header[28:32], "big") * page_size
+    if header[24:28] == header[92:96] and size < expected:
+        raise DamagedStore(f"knowledge base {path} is cut short ({size:,} of {expected:,} bytes); "
+                           f"rebuild it: {rebuild_command(path)}")
+
+
 def open_read_only(path: Path) -> Engine:
-    """Engine that opens the store read-only (`mode=ro`); the file must exist."""
+    """Engine that opens the store read-only (`mode=ro`); the file must exist and be whole."""
     if not path.is_file():
         raise FileNotFoundError(f"no knowledge base at {path}")
+    check_store_file(path)
     uri = f"file:{quote(str(path))}?mode=ro"
     return create_engine(f"sqlite+pysqlite:///{uri}&uri=true")
 

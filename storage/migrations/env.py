@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+import storage.leases  # noqa: F401  (registers the writing-lease table)
+import storage.logins  # noqa: F401  (registers the login-session and settings tables)
 import storage.study_models  # noqa: F401  (registers the evaluation tables)
 import storage.throttle  # noqa: F401  (registers the login-failure table)
+import storage.undo_moves  # noqa: F401  (registers the undo-move table)
 from storage.db import make_engine
 from storage.models import Base
 

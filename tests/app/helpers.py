@@ -27,12 +27,12 @@ class Server:
 
 
 @contextmanager
-def served(engine, store, *, auth: Callable[[str, str], bool] | None = None, defaults=None):
+def served(engine, store, *, auth: Callable[[str, str], bool] | None = None, defaults=None, queue=None):
     """The editor built by `build_demo`, launched in-process; closed afterwards."""
     from app.ui import build_demo
 
     port = free_port()
-    demo = build_demo(engine, store, defaults=defaults)
+    demo = build_demo(engine, store, defaults=defaults, queue=queue)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=auth)
     try:
         yield Server(f"http://127.0.0.1:{port}/", demo)

@@ -112,3 +112,37 @@ def test_writers_beyond_the_queue_get_busy_and_lose_nothing(fake, store, alice):
     writer(busy[0])
     assert results[busy[0]] == "saved"
     assert len(service.load(user_id=alice, story_id=busy[0]).nodes) == 1
+
+
+def test_through_the_api_a_writer_beyond_the_queue_is_told_busy_with_the_position(fake, store):
+    """Gradio lets every request through to the writing queue, so the answer reaches API clients."""
+    import json
+
+    from gradio_client import Client
+
+    from tests.app.helpers import served
+
+    fake.chunk_delay_s = 0.1
+    with served(fake, store, queue=WritingQueue(concurrency=1, capacity=1, max_wait_s=30)) as server:
+        clients = [Client(server.url, verbose=False) for _ in range(3)]
+        stories = [c.predict(f"Writer {i} drove home.", api_name="/new_story") for i, c in enumerate(clients)]
+        outcomes: dict[int, str] = {}
+
+        def write(i: int) -> None:
+            try:
+                outcomes[i] = "wrote: " + clients[i].predict(stories[i], "", api_name="/write_next")
+            except Exception as error:
+                outcomes[i] = f"refused: {error}"
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.15)  # in arrival order: running, waiting, then one too many
+        for t in threads:
+            t.join(timeout=60)
+        busy = [o for o in outcomes.values() if o.startswith("refused")]
+        assert len(outcomes) == 3 and len(busy) == 1, outcomes
+        assert "busy" in busy[0] and "position 2" in busy[0] and "nothing was lost" in busy[0]
+        for i, c in enumerate(clients):  # the busy writer's story is intact; the others got their sentence
+            nodes = json.loads(c.predict(stories[i], api_name="/export_story"))["nodes"]
+            assert len(nodes) == (0 if outcomes[i].startswith("refused") else 1)

@@ -72,17 +72,29 @@ def test_a_generation_server_that_is_down_is_named_and_nothing_is_lost(client, f
 
 
 def test_two_concurrent_writes_from_two_windows_keep_one_chain(client, fake):
+    """Both requests reach the service at once: one writes, the other is told the story is busy."""
     fake.chunk_delay_s = 0.05
     story = client.predict("Ann drove home.", api_name="/new_story")
-    threads = [threading.Thread(target=client.predict, args=(story, ""), kwargs={"api_name": "/write_next"})
-               for _ in range(2)]
+    outcomes: list[str] = []
+
+    def write():
+        try:
+            outcomes.append(client.predict(story, "", api_name="/write_next"))
+        except Exception as error:
+            outcomes.append(f"refused: {error}")
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    refused = [o for o in outcomes if o.startswith("refused")]
+    assert len(refused) == 1 and "already being written" in refused[0], outcomes
     nodes = json.loads(client.predict(story, api_name="/export_story"))["nodes"]
-    assert [n["position"] for n in nodes] == [0, 1]  # one after the other, never two versions of one
-    assert nodes[1]["parent"] == nodes[0]["ref"]
+    assert [n["position"] for n in nodes] == [0]  # one sentence, never two versions of one
+    client.predict(story, "", api_name="/write_next")  # the refused window simply tries again
+    nodes = json.loads(client.predict(story, api_name="/export_story"))["nodes"]
+    assert [n["position"] for n in nodes] == [0, 1] and nodes[1]["parent"] == nodes[0]["ref"]
 
 
 def test_with_logins_each_user_sees_only_their_own_stories(tmp_path, fake, store):
@@ -114,3 +126,19 @@ def test_auth_file_refuses_malformed_lines(tmp_path):
         read_auth_file(path)
     with pytest.raises(ValueError, match="without spaces"):
         add_user(path.with_name("other"), "a b", "pw")
+
+
+def test_token_alternatives_and_continue_from_token_by_api(client):
+    story = client.predict("Ann drove home.", api_name="/new_story")
+    first = client.predict(story, "car", api_name="/write_next")
+    tokens = json.loads(client.predict(story, 1, api_name="/token_alternatives"))
+    assert "".join(t["text"] for t in tokens) == first and all(len(t["alternatives"]) >= 5 for t in tokens)
+    pick = tokens[2]["alternatives"][0]["text"]
+    again = client.predict(story, 1, 2, pick, api_name="/continue_from_token")
+    assert again.startswith(tokens[0]["text"] + tokens[1]["text"] + pick) and again != first
+    with pytest.raises(Exception, match="position must be 0 or more"):
+        client.predict(story, 1, -1, pick, api_name="/continue_from_token")
+    with pytest.raises(Exception, match="not one of the tokens shown"):
+        client.predict(story, 1, 2, "dragon", api_name="/continue_from_token")
+    document = json.loads(client.predict(story, api_name="/export_story"))
+    assert all(n["tokens"] and n["tokens"][0] for n in document["nodes"])  # exported with every version

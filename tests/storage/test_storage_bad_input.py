@@ -97,3 +97,18 @@ def test_quotes_and_sql_are_stored_as_text(session, users, story):
 
 def test_every_refusal_is_a_storage_error():
     assert issubclass(InvalidInput, StorageError) and issubclass(NotFound, StorageError)
+
+
+@pytest.mark.parametrize("tokens", [
+    [[{"id": 1, "text": "a", "prob": 1.5}]],  # a probability above 1
+    [[{"id": "1", "text": "a", "prob": 0.5}]],  # an id that is not an integer
+    [[{"id": 1, "text": "a", "prob": 0.5, "alternatives": [{"id": 2, "text": "b"}]}]],  # no prob
+    [[], []],  # more rows than candidates
+    [[{"id": 1, "text": "a", "prob": 0.5}] * 513],  # more tokens than any sentence has
+])
+def test_malformed_token_records_are_refused(tokens):
+    from storage import Provenance
+    from storage.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        Provenance(source="generated", candidates=["A."], chosen=0, tokens=tokens).validated()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage import (
     Assignment,
     InvalidInput,
+    ItemCounts,
     ItemInput,
     NotFound,
     PermissionDenied,
@@ -18,13 +19,22 @@ from storage import (
     StudyItem,
     add_items,
     assign_items,
+    checks_given,
     create_invite,
     create_study,
     create_user,
+    has_items,
+    holdings,
+    item_counts,
     next_item,
+    rater_studies,
     rating_history,
     redeem_invite,
+    regular_holders,
+    regular_items,
+    set_closed,
     study_ratings,
+    submit_answers,
     submit_rating,
 )
 from storage.study_models import Invite
@@ -242,3 +252,40 @@ def test_invites_are_single_use_and_expire(session):
     with pytest.raises(PermissionDenied):
         redeem_invite(session, token="not-a-real-token")
     assert old_token not in {i.token_hash for i in session.scalars(select(Invite))}
+
+
+def test_progress_reads_match_the_assignments(session):
+    raters = _raters(session, 3)
+    study, items = _study(session, k=2, n_items=4, n_checks=1)
+    assign_items(session, study_id=study.id, rater_ids=raters[:2], seed=3)
+    assert item_counts(session, study_id=study.id) == ItemCounts(regular=4, checks=1)
+    assert [o for _, o in regular_items(session, study_id=study.id)] == [1, 2, 3, 4]
+    assert regular_holders(session, study_id=study.id) == set(raters[:2])
+    assert [checks_given(session, study_id=study.id, rater_id=r) for r in raters] == [1, 1, 0]
+    assert [has_items(session, study_id=study.id, rater_id=r) for r in raters] == [True, True, False]
+    assert rater_studies(session, rater_id=raters[0]) == [(study.id, "S")]
+    assert rater_studies(session, rater_id=raters[2]) == []
+    held = holdings(session, study_id=study.id)
+    assert len(held) == 2 * 5 and {h.rater_name for h in held} == {"r0", "r1"}
+    assert not any(h.released or h.completed for h in held)
+
+
+def test_submit_answers_is_all_or_nothing_and_writes_a_repeat_once(session):
+    (rater,) = _raters(session, 1)
+    study, _ = _study(session, k=1, n_items=1, n_checks=0)
+    assign_items(session, study_id=study.id, rater_ids=[rater], seed=0)
+    item = next_item(session, study_id=study.id, rater_id=rater)
+    with pytest.raises(InvalidInput, match="please answer: coherence"):
+        submit_answers(session, rater_id=rater, item_id=item.item_id, answers={"fluency": 4}, time_spent_ms=10)
+    with pytest.raises(InvalidInput):
+        submit_answers(session, rater_id=rater, item_id=item.item_id,
+                       answers={"fluency": 4, "coherence": 9}, time_spent_ms=10)
+    assert session.scalar(select(func.count()).select_from(Rating)) == 0
+    answers = {"fluency": 4, "coherence": 3}
+    assert submit_answers(session, rater_id=rater, item_id=item.item_id, answers=answers, time_spent_ms=10) == 2
+    assert submit_answers(session, rater_id=rater, item_id=item.item_id, answers=answers, time_spent_ms=10) == 0
+    with pytest.raises(PermissionDenied, match="not assigned"):
+        submit_answers(session, rater_id=rater + 1, item_id=item.item_id, answers=answers, time_spent_ms=0)
+    set_closed(session, study_id=study.id)
+    with pytest.raises(PermissionDenied, match="closed"):
+        submit_answers(session, rater_id=rater, item_id=item.item_id, answers=answers, time_spent_ms=0)
