@@ -228,3 +228,26 @@ def switch_and_go_back(page) -> None:
     page.get_by_role("tab", name="Write").click()
     expect(sentence(page, 1)).to_have_value(first, timeout=10000)
     shoot(page, "editor-history")
+
+
+def test_click_a_token_then_an_alternative_to_write_a_new_version(browser, server):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, server.url)
+    start(page, "Tom let his friend borrow his phone.")
+    page.locator("#next-keywords textarea").fill("car")
+    page.locator("#write").click()
+    wait_for_rows(page, 1)
+    first = sentence(page, 1).input_value()
+    page.locator("#token-view-1").get_by_text("Token alternatives").click()
+    tokens = page.locator("#tokens-1")
+    expect(tokens).to_contain_text("60%", timeout=10000)  # each token shows its probability
+    tokens.get_by_text(" car", exact=False).first.click()
+    options = page.locator("#alternatives-1")
+    expect(options).to_be_visible(timeout=10000)
+    expect(options.locator("label")).to_have_count(5)  # five runners-up for that token
+    shoot(page, "editor-token-alternatives")
+    options.locator("label").first.click()
+    expect(page.locator("#version-1")).to_contain_text("2 of 2", timeout=15000)
+    new = sentence(page, 1).input_value()
+    assert new != first and new.startswith("Then the ")
