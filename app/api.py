@@ -14,7 +14,7 @@ from app.writing import StepRequest
 
 def register_api(handlers: Handlers) -> None:
     """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story,
-    /token_alternatives and /continue_from_token."""
+    /token_alternatives, /continue_from_token and /set_memory."""
     service, users = handlers.service, handlers.users
 
     @page_errors
@@ -70,9 +70,24 @@ def register_api(handlers: Handlers) -> None:
             position=_index(position, "position", minimum=0), token=_text(token, "token"), request=StepRequest()))
         return view.nodes[sentence - 1].text
 
+    @page_errors
+    def set_memory(story_id: str, memory: str, authors_note: str, request: gr.Request) -> str:
+        """Save the story's memory (placed before the story in every prompt) and author's note
+        (placed near the end; its depth stays as the editor set it); returns a confirmation."""
+        view = service.set_memory(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                  memory=_text(memory, "memory"), authors_note=_text(authors_note, "author's note"))
+        return memory_saved(view)
+
     for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story, token_alternatives,
-               continue_from_token):
+               continue_from_token, set_memory):
         gr.api(fn, api_name=fn.__name__)
+
+
+def memory_saved(view) -> str:
+    """One line saying what was saved, for the API and the editor."""
+    return (f"Saved for story {view.id}: memory {len(view.memory):,} characters, author's note "
+            f"{len(view.authors_note):,} characters, {view.note_depth} sentence(s) from the end. "
+            "Text that does not fit the prompt is clipped; each sentence's notes say so.")
 
 
 def _last(stream):

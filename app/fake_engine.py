@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 
 from engine.alternatives import TokenChoice, TokenOption
 from engine.keywords import MAX_RAW_KEYWORDS, clean_keywords
+from engine.prompts import MEMORY_SHARE, NOTE_SHARE
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
+SCRIPTED_PROMPT_WORDS = 1_000  # the scripted prompt budget, for clipping notes
 DEFAULT_KEYWORDS = (("phone", "battery"), ("store", "charger"), ("friend", "call"), ("home", "happy"))
 
 
@@ -105,6 +107,7 @@ class FakeEngine:
                         "generate": 1000 * (time.perf_counter() - start)},
             keywords_source=source, backend={"name": "scripted"},
             tokens=[SCRIPTED_TOKENS.record(chunks, params.alternatives)] if params.alternatives > 0 else [],
+            steering=context.steering(), notes=_clipping_notes(context),
         )
 
 
@@ -139,6 +142,16 @@ class ScriptedTokens:
 
 
 SCRIPTED_TOKENS = ScriptedTokens()
+
+
+def _clipping_notes(context: StoryContext) -> list[str]:
+    """The prompt's clipping notes, as a budget of SCRIPTED_PROMPT_WORDS words (a word per token) gives them."""
+    notes = []
+    for name, text, share in (("memory", context.memory, MEMORY_SHARE), ("author's note", context.authors_note, NOTE_SHARE)):
+        words, limit = len(text.split()), SCRIPTED_PROMPT_WORDS // share
+        if words > limit:
+            notes.append(f"{name} clipped to {limit} tokens of {words} to fit the prompt")
+    return notes
 
 
 def _keywords(keywords: Iterable[str] | str | None) -> list[str]:

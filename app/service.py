@@ -118,6 +118,13 @@ class StoryService:
         story = self.store.run(lambda s: storage.import_json(s, user_id=user_id, document=document))
         return self.load(user_id=user_id, story_id=story.id)
 
+    def set_memory(self, *, user_id: int, story_id: int, memory: str, authors_note: str,
+                   note_depth: int | None = None) -> StoryView:
+        """Save the story's memory and author's note (None keeps the note's depth); a refused value changes nothing."""
+        self.store.run(lambda s: storage.set_memory(s, user_id=user_id, story_id=story_id, memory=memory,
+                                                    authors_note=authors_note, note_depth=note_depth))
+        return self.load(user_id=user_id, story_id=story_id)
+
     # ------------------------------------------------------------------ writing
     def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
         view = self.load(user_id=user_id, story_id=story_id)
@@ -146,7 +153,7 @@ class StoryService:
             texts = [n.text for n in view.nodes[: index - 1]] + [step.sentence]
             records: list[tuple[str, Provenance]] = [(step.sentence, provenance(step))]
             for later in view.nodes[index:] if keep_following else []:
-                context = StoryContext(view.premise, tuple(texts))
+                context = replace(_context(view, 0), sentences=tuple(texts))
                 again = replace(request, keywords=later.provenance.keywords, pinned=(), vetoed=())
                 next_step = yield from self._sentence(engine, context, len(texts) + 1, again)
                 texts.append(next_step.sentence)
@@ -302,7 +309,9 @@ def _collect(stream: Iterator[Delta | Step]):
 
 
 def _context(view: StoryView, sentences: int) -> StoryContext:
-    return StoryContext(view.premise, tuple(n.text for n in view.nodes[:sentences]))
+    """The premise, the first `sentences` sentences, and the story's memory and author's note."""
+    return StoryContext(view.premise, tuple(n.text for n in view.nodes[:sentences]), memory=view.memory,
+                        authors_note=view.authors_note, note_depth=view.note_depth)
 
 
 def _node_at(view: StoryView, index: int) -> NodeView:

@@ -11,6 +11,9 @@ from app.handlers import Handlers
 from app.library import Library
 from app.service import StoryService
 from app.store import Store
+from app.ui_keys import keyboard_shortcuts
+from app.ui_memory import memory_panel
+from app.ui_reading import reading_view, wire_reading_view
 from app.ui_rows import RowWiring, render_rows
 from engine.types import SamplingParams
 
@@ -53,9 +56,13 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
         with gr.Tab("Write", id="write"):
             premise, title, new_button = premise_box()
             panel, follow = sampling_panel(defaults or SamplingParams())
+            memory_panel(handlers, story_id)  # memory and author's note of the open story
+            reading = reading_view()  # the story as prose, above the rows
             rows = gr.Column()
             live = gr.Textbox(label="Writing", interactive=False, elem_id="live", lines=1)
             next_keywords, suggest_button, write_button, continue_button, undo_button, redo_button = next_box()
+            keyboard_shortcuts(demo)  # the keys' help panel and listener
+            wire_reading_view(reading, view, live)
         with gr.Tab("Stories", id="stories") as stories_tab:
             stories = stories_box()
         with gr.Tab("History", id="history") as history_tab:

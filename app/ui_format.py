@@ -51,9 +51,20 @@ def provenance_html(node: NodeView) -> str:
         ("sampling", params),
         ("time", timings),
         ("notes", "; ".join(p.notes)),
+        ("memory", _steered_by(p.steering.get("memory"))),
+        ("author's note", _steered_by(p.steering.get("authors_note"), p.steering.get("note_depth"))),
     ]
     items = "".join(f"<li><b>{k}</b>: {escape(v)}</li>" for k, v in lines if v)
     return f"<ul class='cntrl-provenance'>{items}</ul>"
+
+
+def _steered_by(record: dict[str, Any] | None, depth: int | None = None) -> str:
+    """A recorded memory or author's note: its text (the start of a long one) and its length."""
+    if not record or not record.get("chars"):
+        return ""
+    where = "" if depth is None else f", {depth} sentence(s) from the end"
+    digest = f", sha256 {record['sha256'][:12]}" if record.get("sha256") else ""
+    return f"{record.get('text', '')} ({record['chars']:,} characters{digest}{where})"
 
 
 def shown_tokens(node: NodeView) -> list[dict[str, Any]]:

@@ -179,7 +179,7 @@ class Generator(BaseGenerator):
             for item in decode_rows(
                 model=self.model, tokenizer=self.tokenizer, cache=cache, logits=logits, params=params,
                 vocab=vocab, guide=guide, generator=generator, forward=self._forward, min_words=min_words,
-                story_ids=prompt.prefix, banned_phrases=self._echo_phrases(), forced=forced,
+                story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(), forced=forced,
             ):
                 if isinstance(item, Delta):
                     yield item

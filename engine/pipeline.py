@@ -139,7 +139,7 @@ class Pipeline:
             keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
             model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
             adapter=getattr(self.generator, "adapter", None), backend=self.generator.provenance(),
-            tokens=result.tokens,
+            tokens=result.tokens, steering=context.steering(),
         )
 
     def next_step(self, context: StoryContext, **kwargs) -> Step:

@@ -3,11 +3,14 @@
 The prompt is split in two token runs so the story's KV cache can be reused from
 one sentence to the next:
 
-    prefix = [chat frame] premise, sentence 1 ... sentence k
-    suffix = [chat frame] knowledge sentences, keyword instruction, [assistant header]
+    prefix = [chat frame] memory, premise, sentence 1 ... sentence k-d
+    suffix = author's note, sentence k-d+1 ... sentence k,
+             [chat frame] knowledge sentences, keyword instruction, [assistant header]
 
 Every piece is tokenised on its own and the ids are concatenated, so the prefix
-of sentence k+1 is exactly the prefix of sentence k plus the ids of one sentence.
+of sentence k+1 is exactly the prefix of sentence k plus the ids of one sentence:
+the memory never moves, and the author's note (d = `note_depth` sentences before the
+end) rides in the suffix. Without a note the whole story is in the prefix.
 """
 
 from __future__ import annotations
@@ -41,10 +44,16 @@ class PromptIds:
     prefix: list[int]
     suffix: list[int]
     notes: list[str] = field(default_factory=list)
+    story_suffix: list[int] = field(default_factory=list)  # the suffix's first ids: author's note, later sentences
 
     @property
     def ids(self) -> list[int]:
         return self.prefix + self.suffix
+
+    @property
+    def story_ids(self) -> list[int]:
+        """The prompt's first ids up to the instruction, whose 4-grams a sentence must not copy."""
+        return self.prefix + self.story_suffix
 
 
 def _encode(tokenizer, text: str) -> list[int]:
@@ -109,11 +118,12 @@ def build_prompt(
 
     Args:
         tokenizer: a Hugging Face tokenizer.
-        context: premise and sentences so far.
+        context: premise and sentences so far, with the writer's memory and author's note.
         keywords: the control keywords of the next sentence.
         facts: ranked knowledge sentences (best first).
-        max_prompt_tokens: the most prompt tokens; the middle of the story is dropped
-            (the premise's start and the latest sentences are kept) to fit.
+        max_prompt_tokens: the most prompt tokens; memory and note are clipped to their shares
+            and the middle of the story is dropped (the premise's start and the latest
+            sentences are kept) to fit, each with a note in `PromptIds.notes`.
         style: a style of `assets/prompts.json` ("chat", "plain", "cntrl": the compact
             format the trained adapter learned), or "auto" (chat when the tokenizer has a
             chat template, else plain).
@@ -121,12 +131,61 @@ def build_prompt(
     spec = prompt_templates()[resolve_style(tokenizer, style)]
     head, middle, tail = _frame(tokenizer, spec)
     head_ids = _encode(tokenizer, head)
-    story_ids = [_encode(tokenizer, p) for p in story_pieces(context)]
     instruction = instruction_text(keywords, facts, spec)
     suffix = _encode(tokenizer, middle) + _encode(tokenizer, instruction) + _encode(tokenizer, tail)
     budget = max_prompt_tokens - len(head_ids) - len(suffix)
-    story, notes = fit_story(story_ids, budget, ellipsis=_encode(tokenizer, " ..."))
-    return PromptIds(prefix=head_ids + story, suffix=suffix, notes=notes)
+    before, after, notes = fit_steered_story(tokenizer, spec, context, budget, max_prompt_tokens)
+    return PromptIds(prefix=head_ids + before, suffix=after + suffix, notes=notes, story_suffix=after)
+
+
+MEMORY_SHARE, NOTE_SHARE = 4, 8  # on overflow, memory keeps 1/4 of the prompt budget, the note 1/8
+
+
+def fit_steered_story(
+    tokenizer, spec: dict, context: StoryContext, budget: int, max_prompt_tokens: int
+) -> tuple[list[int], list[int], list[str]]:
+    """The story with memory and author's note, as (ids before the note, note and ids after it, notes).
+
+    Memory comes first and the note `context.note_depth` sentences before the end (never before
+    the premise). When everything does not fit `budget`, memory and note keep their beginning,
+    at most max_prompt_tokens // MEMORY_SHARE and // NOTE_SHARE tokens, and the story its
+    premise's start and latest sentences (`fit_story`) in the rest.
+    """
+    texts = story_pieces(context)
+    split = len(texts) - min(max(context.note_depth, 0), len(texts) - 1) if context.authors_note else len(texts)
+    if split < len(texts):
+        texts[split] = texts[split].lstrip()  # the note's block ends the line
+    pieces = [_encode(tokenizer, t) for t in texts]
+    ellipsis = _encode(tokenizer, " ...")
+    memory = _block(tokenizer, spec["memory_block"], "{memory}", context.memory)
+    note = _block(tokenizer, spec["note_block"], "{note}", context.authors_note)
+    notes: list[str] = []
+    if sum(map(len, [*memory, *note, *pieces])) > budget:
+        memory, memory_note = _clip_block(memory, max_prompt_tokens // MEMORY_SHARE, ellipsis, "memory")
+        note, note_note = _clip_block(note, max_prompt_tokens // NOTE_SHARE, ellipsis, "author's note")
+        notes += memory_note + note_note
+    memory_ids, note_ids = [t for p in memory for t in p], [t for p in note for t in p]
+    story, story_notes = fit_story(pieces, budget - len(memory_ids) - len(note_ids), ellipsis=ellipsis)
+    after = min(sum(map(len, pieces[split:])), len(story))
+    before_ids, after_ids = story[: len(story) - after], story[len(story) - after :]
+    return memory_ids + before_ids, note_ids + after_ids, notes + story_notes
+
+
+def _block(tokenizer, template: str, slot: str, text: str) -> list[list[int]]:
+    """[ids before the text, the text's ids, ids after it]; [] when there is no text."""
+    if not text:
+        return []
+    start, end = template.split(slot)
+    return [_encode(tokenizer, start), _encode(tokenizer, text), _encode(tokenizer, end)]
+
+
+def _clip_block(block: list[list[int]], limit: int, ellipsis: list[int], name: str) -> tuple[list[list[int]], list[str]]:
+    """The block with its text clipped from the end so the whole is at most `limit` tokens."""
+    if not block or sum(map(len, block)) <= limit:
+        return block, []
+    start, text, end = block
+    keep = max(limit - len(start) - len(end) - len(ellipsis), 0)
+    return [start, text[:keep] + ellipsis, end], [f"{name} clipped to {keep} tokens of {len(text)} to fit the prompt"]
 
 
 def fit_story(pieces: list[list[int]], budget: int, ellipsis: list[int]) -> tuple[list[int], list[str]]:

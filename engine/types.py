@@ -5,7 +5,8 @@ Nothing here imports torch, so storage and the app may import these freely.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -84,6 +85,7 @@ class Step:
     adapter: str | None = None  # the trained adapter applied to the model, if any
     backend: dict[str, str] = field(default_factory=dict)  # name, and server URL / served model for vllm
     tokens: list[list[Any]] = field(default_factory=list)  # per candidate: TokenChoice of each token
+    steering: dict[str, Any] = field(default_factory=dict)  # memory and author's note (StoryContext.steering)
 
     @property
     def sentence(self) -> str:
@@ -105,30 +107,61 @@ class Step:
             "timings_ms": dict(self.timings_ms),
             "notes": list(self.notes),
             "tokens": [[t.to_dict() for t in row] for row in self.tokens],
+            "steering": dict(self.steering),
         }
 
 
 @dataclass(frozen=True)
 class StoryContext:
-    """The story so far: premise (title or first sentence) plus later sentences."""
+    """The story so far: premise (title or first sentence) plus later sentences.
+
+    `memory` is placed before the story in every prompt; `authors_note` sits `note_depth`
+    sentences before the story's end (0: right after it). Both are the writer's, per story.
+    """
 
     premise: str
     sentences: tuple[str, ...] = ()
+    memory: str = ""
+    authors_note: str = ""
+    note_depth: int = 1
 
     def text(self) -> str:
         return " ".join([self.premise, *self.sentences]).strip()
 
     def extend(self, sentence: str) -> StoryContext:
-        return StoryContext(self.premise, (*self.sentences, sentence))
+        return replace(self, sentences=(*self.sentences, sentence))
 
     def validated(self) -> StoryContext:
-        """The context every writer gets: NUL bytes gone, blank sentences dropped, the premise
-        clipped to MAX_PREMISE_CHARS (the prompt clips further); an empty premise is refused."""
+        """The context every writer gets: NUL bytes gone, blank sentences dropped, the premise,
+        memory and note clipped to MAX_PREMISE_CHARS (the prompt clips further), a negative
+        depth read as 0; an empty premise is refused."""
         return StoryContext(clean_premise(self.premise)[:MAX_PREMISE_CHARS],
-                            tuple(s.replace("\x00", "").strip() for s in self.sentences if s and s.strip()))
+                            tuple(s.replace("\x00", "").strip() for s in self.sentences if s and s.strip()),
+                            memory=_clean_text(self.memory), authors_note=_clean_text(self.authors_note),
+                            note_depth=max(0, int(self.note_depth or 0)))
+
+    def steering(self) -> dict[str, Any]:
+        """What steered the sentence besides keywords and facts, for its provenance ({} when nothing)."""
+        if not (self.memory or self.authors_note):
+            return {}
+        return {"memory": _digest(self.memory), "authors_note": _digest(self.authors_note),
+                "note_depth": self.note_depth}
 
 
 MAX_PREMISE_CHARS = 100_000
+RECORDED_CHARS = 500  # longer memory and notes are recorded as their start, length and digest
+
+
+def _clean_text(value: str | None) -> str:
+    return (value or "").replace("\x00", "").strip()[:MAX_PREMISE_CHARS]
+
+
+def _digest(text: str) -> dict[str, Any]:
+    """`text` itself when short; else its first RECORDED_CHARS characters and a SHA-256."""
+    if len(text) <= RECORDED_CHARS:
+        return {"text": text, "chars": len(text)}
+    return {"text": text[:RECORDED_CHARS] + "…", "chars": len(text),
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
 def clean_premise(premise: str | None) -> str:

@@ -40,6 +40,7 @@ from storage.stories import (
     load_story,
     redo,
     restore_story,
+    set_memory,
     undo,
 )
 from storage.studies import (
@@ -104,6 +105,7 @@ from storage.users import (
 
 __all__ = [
     "ping",
+    "set_memory",
     "CONTROL_ANSWERS",
     "CONTROL_SCORES",
     "LIKERT_RANGE",

@@ -42,6 +42,9 @@ def export_json(session: Session, *, user_id: int, story_id: int) -> dict[str, A
         "title": story.title,
         "premise": story.premise,
         "settings": story.settings,
+        "memory": story.memory,
+        "authors_note": story.authors_note,
+        "note_depth": story.note_depth,
         "created_at": story.created_at.isoformat(),
         "updated_at": story.updated_at.isoformat(),
         "head": refs.get(story.head_node_id) if story.head_node_id else None,
@@ -83,6 +86,7 @@ def import_json(session: Session, *, user_id: int, document: Mapping[str, Any]) 
         premise=header["premise"],
         settings=header["settings"],
     )
+    story.memory, story.authors_note, story.note_depth = header["memory"], header["authors_note"], header["note_depth"]
     ids: dict[int, int] = {}
     for ref, parent_ref, position, text, record, created in parsed:
         node = Node(
@@ -136,6 +140,10 @@ def _parse(document: Any) -> tuple[dict[str, Any], list[tuple]]:
         ),
         "premise": validate.text(document.get("premise", ""), field="premise", allow_empty=True),
         "settings": validate.json_object(document.get("settings"), field="settings"),
+        # Documents from before memory and author's note existed have neither.
+        "memory": validate.text(document.get("memory", ""), field="memory", allow_empty=True),
+        "authors_note": validate.text(document.get("authors_note", ""), field="author's note", allow_empty=True),
+        "note_depth": validate.note_depth(document.get("note_depth", 1)),
         "created_at": _timestamp(document.get("created_at")),
         "updated_at": _timestamp(document.get("updated_at")),
         "head": head,

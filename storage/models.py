@@ -96,6 +96,10 @@ class Story(Base):
     title: Mapped[str] = mapped_column(String(500), default="")
     premise: Mapped[str] = mapped_column(Text, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Placed before the story in every prompt, and `note_depth` sentences before its end.
+    memory: Mapped[str] = mapped_column(Text, default="")
+    authors_note: Mapped[str] = mapped_column(Text, default="")
+    note_depth: Mapped[int] = mapped_column(Integer, default=1)
     head_node_id: Mapped[int | None] = mapped_column(
         ForeignKey("nodes.id", use_alter=True, name="fk_stories_head_node_id_nodes")
     )
@@ -138,4 +142,5 @@ class Node(Base):
     notes: Mapped[list[Any]] = mapped_column(default=list)
     backend: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tokens: Mapped[list[Any]] = mapped_column(default=list)  # per candidate: tokens with their alternatives
+    steering: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the memory and author's note it was written with
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

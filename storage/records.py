@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ MAX_CANDIDATES = 64
 MAX_FACTS = 200
 MAX_TOKENS = 512  # recorded tokens per candidate
 MAX_ALTERNATIVES = 50
+MAX_STEERING_CHARS = 5_000  # a node's record of memory and note (their starts, lengths, digests)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Provenance:
     backend: dict[str, str] = field(default_factory=dict)  # the generation backend: name, server, model file
     # Per candidate, each written token with its probability and runners-up (engine.alternatives).
     tokens: list[list[dict[str, Any]]] = field(default_factory=list)
+    # The memory and author's note it was written with (engine.types.StoryContext.steering).
+    steering: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_step(cls, step: Mapping[str, Any], *, source: str = "generated") -> Provenance:
@@ -82,6 +86,7 @@ class Provenance:
             ],
             backend=_backend(self.backend),
             tokens=_tokens(self.tokens, len(candidates)),
+            steering=_steering(self.steering),
         )
 
     def node_fields(self) -> dict[str, Any]:
@@ -129,6 +134,9 @@ class StoryView:
     updated_at: datetime
     deleted_at: datetime | None
     nodes: list[NodeView]
+    memory: str = ""
+    authors_note: str = ""
+    note_depth: int = 1
 
     @property
     def text(self) -> str:
@@ -217,6 +225,14 @@ def _tokens(value: Any, candidates: int) -> list[list[dict[str, Any]]]:
             checked.append({**token, "alternatives": [_token(o, "alternative") for o in options]})
         out.append(checked)
     return out
+
+
+def _steering(value: Any) -> dict[str, Any]:
+    """The steering record: short JSON (the engine records long texts by their start and digest)."""
+    found = validate.json_object(value, field="steering")
+    if len(json.dumps(found, ensure_ascii=False)) > MAX_STEERING_CHARS:
+        raise InvalidInput(f"steering is longer than {MAX_STEERING_CHARS:,} characters")
+    return found
 
 
 def _timings(value: Any) -> dict[str, float]:

@@ -167,8 +167,36 @@ def fork_story(
         settings=source.settings,
     )
     fork.forked_from_id, fork.base_node_id, fork.head_node_id = source.id, node.id, node.id
+    fork.memory, fork.authors_note, fork.note_depth = source.memory, source.authors_note, source.note_depth
     session.flush()
     return fork
+
+
+def set_memory(
+    session: Session, *, user_id: int, story_id: int, memory: str, authors_note: str, note_depth: int | None = None
+) -> Story:
+    """Set the story's memory and author's note (and the note's depth; None keeps it).
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+        memory: Text placed before the story in every prompt (up to 100,000 characters; may be empty).
+        authors_note: Text placed near the end of every prompt (same limits).
+        note_depth: Sentences before the story's end the note sits (0 to 20; 0: right after it).
+
+    Returns:
+        The story; nothing is changed when any value is refused.
+    """
+    memory = validate.text(memory, field="memory", allow_empty=True)
+    authors_note = validate.text(authors_note, field="author's note", allow_empty=True)
+    depth = None if note_depth is None else validate.note_depth(note_depth)
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    story.memory, story.authors_note = memory, authors_note
+    if depth is not None:
+        story.note_depth = depth
+    story.updated_at = utcnow()
+    return story
 
 
 def load_story(
@@ -208,6 +236,9 @@ def load_story(
         title=story.title,
         premise=story.premise,
         settings=dict(story.settings),
+        memory=story.memory,
+        authors_note=story.authors_note,
+        note_depth=story.note_depth,
         head_node_id=story.head_node_id,
         forked_from_id=story.forked_from_id,
         can_undo=story.head_node_id is not None,

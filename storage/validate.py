@@ -15,6 +15,14 @@ MAX_TITLE = 500
 MAX_KEYWORDS = 64
 MAX_KEYWORD = 100
 MAX_JSON_BYTES = 2_000_000
+MAX_NOTE_DEPTH = 20  # sentences before the end an author's note may sit
+
+
+def note_depth(value: Any) -> int:
+    """Return `value` if it is a whole number from 0 to MAX_NOTE_DEPTH."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NOTE_DEPTH:
+        raise InvalidInput(f"the note depth must be a whole number from 0 to {MAX_NOTE_DEPTH}, got {value!r}")
+    return value
 
 
 def text(value: Any, *, field: str, limit: int = MAX_TEXT, allow_empty: bool = False) -> str:

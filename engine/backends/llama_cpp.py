@@ -126,7 +126,7 @@ class LlamaCppGenerator(BaseGenerator):
                     for item in decode_rows(
                         model=None, tokenizer=self.tokenizer, cache=_OneRowCache(), logits=logits, params=params,
                         vocab=vocab, guide=guides[r], generator=generator, forward=self._forward,
-                        min_words=min_words, story_ids=prompt.prefix, banned_phrases=self._echo_phrases(),
+                        min_words=min_words, story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(),
                         forced=forced,
                     ):
                         if isinstance(item, Delta):

@@ -97,7 +97,7 @@ class VllmGenerator(BaseGenerator):
             body["max_tokens"] = params.max_new_tokens + 1  # the plugin ends the row with one more token
             body["vllm_xargs"] = {XARG: json.dumps({
                 "keywords": keywords, "strength": params.keyword_strength, "min_words": min_words,
-                "story_len": len(prompt.prefix), "repetition_penalty": params.repetition_penalty,
+                "story_len": len(prompt.story_ids), "repetition_penalty": params.repetition_penalty,
                 "max_new_tokens": params.max_new_tokens,
             })}
         else:

@@ -144,3 +144,28 @@ def test_a_premise_in_another_script_is_written_on(service, engine, alice):
     story = service.new_story(user_id=alice, premise="Tom 🚗 fuhr nach Hause, 家に帰った。")
     _, view = write(service, alice, story.id, "tire", params=params())
     assert_provenance(view.nodes[0], engine, seed=5, candidates=1)
+
+
+def test_memory_and_a_100000_character_note_steer_every_sentence_and_are_recorded(service, engine, alice):
+    story = service.new_story(user_id=alice, premise=PREMISE)
+    note = ("rain " * 20_000)[:99_999] + "."  # 100,000 characters: kept, and clipped in the prompt
+    service.set_memory(user_id=alice, story_id=story.id, memory="Tom is a sailor.", authors_note=note, note_depth=0)
+    _, view = write(service, alice, story.id, "battery", params=params())
+    view = last_view(service.stream_regenerate(user_id=alice, story_id=story.id, index=1,
+                                                     request=StepRequest(keywords="charger", params=params())))
+    node = view.nodes[0]
+    assert_provenance(node, engine, seed=5, candidates=1)
+    steering = node.provenance.steering
+    assert steering["memory"] == {"text": "Tom is a sailor.", "chars": 16} and steering["note_depth"] == 0
+    assert steering["authors_note"]["chars"] == 100_000 and len(steering["authors_note"]["sha256"]) == 64
+    assert any(n.startswith("author's note clipped to ") for n in node.provenance.notes)
+    assert not any(n.startswith("memory clipped") for n in node.provenance.notes)
+    service.set_memory(user_id=alice, story_id=story.id, memory="", authors_note="")
+    _, view = write(service, alice, story.id, "", params=params())
+    assert view.nodes[1].provenance.steering == {}  # nothing steered this one
+
+
+def last_view(stream):
+    """The saved story a write stream ends with."""
+    *_, view = stream
+    return view

@@ -39,7 +39,7 @@ EDITOR_NAMES = (
     "redo_change", "list_stories", "open_story", "rename_story", "fork_story", "delete_story", "restore_story",
     "export_json_file", "export_markdown_file", "import_story", "make_version_current", "fork_from_version",
     "new_story", "suggest_keywords", "write_next", "regenerate", "undo", "export_story", "status",
-    "token_alternatives", "continue_from_token",
+    "token_alternatives", "continue_from_token", "set_memory", "save_memory",
 )
 WRITERS = {"alice": "zorbalice", "bob": "quixbobby", "carol": "vexcarolyn"}  # name -> a word only theirs contain
 CALLERS = ("alice", "bob")
@@ -132,7 +132,7 @@ def values_for(world, parameter: dict, caller: Writer, others: list[Writer]):
     name = parameter["parameter_name"]
     aimed = {"story_id": story_ids(world, caller, others), "index": indexes, "node_id": node_ids(caller, others),
              "path": files(world), "premise": texts, "title": texts, "keywords": texts, "position": indexes,
-             "token": texts}.get(name)
+             "token": texts, "memory": texts, "authors_note": texts}.get(name)
     return anything if aimed is None else st.one_of(aimed, aimed, anything)
 
 

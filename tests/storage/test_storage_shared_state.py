@@ -111,7 +111,7 @@ def test_a_shared_setting_is_made_once(factory):
 
 
 def test_upgrade_from_m005_keeps_stories_and_adds_the_shared_tables(db_url):
-    """A story written as the m005 schema had it, then m006 (shared state) and m007 (tokens)."""
+    """A story written as the m005 schema had it, then m006 (shared state), m007 (tokens) and m008 (memory)."""
     engine = make_engine(db_url)
     upgrade(engine=engine, revision="m005_backend")
     when = "'2026-12-01 10:00:00+00:00'"
@@ -129,7 +129,7 @@ def test_upgrade_from_m005_keeps_stories_and_adds_the_shared_tables(db_url):
     assert "head_moves" not in inspect(engine).get_table_names()
     assert upgrade(engine=engine, revision="m006_shared_state") == "m006_shared_state"
     assert {"head_moves", "writing_leases", "login_sessions", "app_settings"} <= set(inspect(engine).get_table_names())
-    assert upgrade(engine=engine) == "m007_token_choices"
+    assert upgrade(engine=engine) == "m008_memory"
     from storage import Provenance, load_story
 
     factory = make_sessionmaker(engine)
