@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+BUSY_PAUSE_S = 3.0  # a writer told "busy" tries again after this pause
 sys.path.insert(0, str(REPO))
 
 
@@ -61,14 +62,18 @@ class Writer(threading.Thread):
         self.tag = f"tag{number:03d}"
 
     def call(self, client, action: str, *args):
-        start = time.perf_counter()
-        try:
-            return client.predict(*args, api_name=f"/{action}")
-        except Exception as error:  # noqa: BLE001 - counted and reported, the writer goes on
-            self.errors.append((action, type(error).__name__, str(error)[:200]))
-            return None
-        finally:
-            self.timings[action].append(time.perf_counter() - start)
+        """One action; a "busy" answer is counted and the writer tries again after a pause, as a person would."""
+        while True:
+            start = time.perf_counter()
+            try:
+                return client.predict(*args, api_name=f"/{action}")
+            except Exception as error:  # noqa: BLE001 - counted and reported, the writer goes on
+                self.errors.append((action, type(error).__name__, str(error)[:200]))
+                if "busy" not in str(error) or time.monotonic() > self.deadline:
+                    return None
+            finally:
+                self.timings[action].append(time.perf_counter() - start)
+            time.sleep(BUSY_PAUSE_S)
 
     def run(self) -> None:
         from gradio_client import Client
@@ -139,8 +144,12 @@ def main() -> int:
         with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=10) as answer:
             queue = json.loads(answer.read()).get("queue", {})
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        process.terminate()  # a sentence still being written is finished first; then it is killed
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
     busy = [e for e in errors if "busy" in e[2]]
     errors = [e for e in errors if "busy" not in e[2]]
     written = sum(len(r["sentences"]) for r in acked.values())  # acknowledged sentences
