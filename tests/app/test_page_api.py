@@ -72,3 +72,34 @@ def test_history_events(client):
     assert document["nodes"][document["head"] - 1]["text"] == first_text
     fork, *_ = client.predict(story, first_id, api_name="/fork_from_version")
     assert export(client, fork)["nodes"][0]["text"] == first_text
+
+
+def test_the_page_tells_a_writer_beyond_the_queue_busy_with_the_position(fake, store):
+    """Three browser sessions press Write at once against a queue of 1 running + 1 waiting."""
+    import threading
+    import time
+
+    from app.admission import WritingQueue
+
+    fake.chunk_delay_s = 0.1
+    with served(fake, store, queue=WritingQueue(concurrency=1, capacity=1, max_wait_s=30)) as server:
+        clients = [Client(server.url, verbose=False) for _ in range(3)]
+        stories = [c.predict(f"Writer {i} drove home.", "", api_name="/start_story")[0] for i, c in enumerate(clients)]
+        outcomes: dict[int, str] = {}
+
+        def press_write(i: int) -> None:
+            try:
+                clients[i].predict(stories[i], "car", *PANEL, api_name="/write_sentence")
+                outcomes[i] = "wrote"
+            except Exception as error:  # the page shows the refusal as its message
+                outcomes[i] = f"refused: {error}"
+
+        threads = [threading.Thread(target=press_write, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.15)
+        for t in threads:
+            t.join(timeout=60)
+    refused = [o for o in outcomes.values() if o.startswith("refused")]
+    assert len(outcomes) == 3 and len(refused) == 1, outcomes
+    assert "busy" in refused[0] and "position 2" in refused[0] and "nothing was lost" in refused[0]
