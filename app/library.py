@@ -11,7 +11,7 @@ from gradio.utils import get_upload_folder
 
 from app.errors import AppError
 from app.handlers import Handlers, editor_values, page_errors
-from app.store import MAX_ID
+from app.store import parse_id
 from app.ui_format import story_rows
 
 MAX_IMPORT_BYTES = 50_000_000
@@ -106,11 +106,8 @@ class Library:
 
 def _node_id(value) -> int:
     """A version id from the history list; anything else is refused in one line."""
-    try:
-        node = int(str(value).strip())
-    except (TypeError, ValueError):
-        node = 0
-    if not 0 < node <= MAX_ID:  # past MAX_ID the database could not even look it up
+    node = parse_id(value)
+    if node is None:
         raise AppError(f"there is no version {str(value)[:40]!r} in this story")
     return node
 

@@ -333,11 +333,10 @@ def _pick_token(choice: dict, token: str | int, position: int) -> int:
     """The id of `token` among the written token and the alternatives at one position."""
     options = [choice, *choice.get("alternatives", [])]
     text = token.strip() if isinstance(token, str) else None
-    for matches in (lambda o: token == o["text"] or token == o["id"] or text == str(o["id"]),
-                    lambda o: text is not None and text != "" and text == o["text"].strip()):
-        for option in options:
-            if matches(option):
-                return int(option["id"])
+    exact = [o for o in options if token in (o["text"], o["id"]) or text == str(o["id"])]
+    loose = [o for o in options if text and text == o["text"].strip()]  # " rain" asked for as "rain"
+    if exact or loose:
+        return int((exact or loose)[0]["id"])
     shown = ", ".join(repr(o["text"]) for o in options)
     raise AppError(f"{str(token)[:40]!r} is not one of the tokens shown at position {position}: {shown}")
 

@@ -20,11 +20,11 @@ from storage import (
     make_sessionmaker,
     run_in_transaction,
     upgrade,
+    validate,
 )
 from storage.errors import one_line
 
 T = TypeVar("T")
-MAX_ID = 2**63 - 1  # the largest id an SQL BIGINT (and SQLite's INTEGER) holds
 
 
 @dataclass
@@ -77,12 +77,18 @@ def database_failure(error: Exception) -> DatabaseUnavailable:
                                f"everything saved before is kept; {advice}")
 
 
-def parse_story_id(text: str | int | None) -> int:
-    """A story id from a URL or API argument; anything else reads as an unknown story."""
+def parse_id(text: str | int | None) -> int | None:
+    """An id as a page or script sends it ("12", 12), or None when it is none the database could hold."""
     try:
         value = int(str(text).strip())
     except (TypeError, ValueError):
-        raise StoryNotFound("no such story for this account") from None
-    if not 0 < value <= MAX_ID:  # past MAX_ID the database could not even look it up
+        return None
+    return value if 0 < value <= validate.MAX_ID else None
+
+
+def parse_story_id(text: str | int | None) -> int:
+    """A story id from a URL or API argument; anything else reads as an unknown story."""
+    value = parse_id(text)
+    if value is None:
         raise StoryNotFound("no such story for this account")
     return value

@@ -34,7 +34,7 @@ class HeadMove(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def _moves(session: Session, story_id: int, *, undone: bool):
+def _moves(story_id: int, *, undone: bool):
     return select(HeadMove).where(HeadMove.story_id == story_id, HeadMove.undone.is_(undone))
 
 
@@ -56,7 +56,7 @@ def record_move(session: Session, *, story_id: int, before: int | None, after: i
 
 def undo_move(session: Session, *, story_id: int, head: int | None) -> int | None:
     """The head to return to, if the latest move left the story at `head`; marks it undone."""
-    move = session.scalars(_moves(session, story_id, undone=False).order_by(HeadMove.id.desc()).limit(1)).first()
+    move = session.scalars(_moves(story_id, undone=False).order_by(HeadMove.id.desc()).limit(1)).first()
     if move is None or move.after_node_id != head or move.before_node_id is None:
         return None
     move.undone = True
@@ -65,7 +65,7 @@ def undo_move(session: Session, *, story_id: int, head: int | None) -> int | Non
 
 def redo_move(session: Session, *, story_id: int, head: int | None) -> int | None:
     """The head to go forward to, if the latest undo through these moves left the story at `head`."""
-    move = session.scalars(_moves(session, story_id, undone=True).order_by(HeadMove.id.asc()).limit(1)).first()
+    move = session.scalars(_moves(story_id, undone=True).order_by(HeadMove.id.asc()).limit(1)).first()
     if move is None or move.before_node_id != head:
         return None
     move.undone = False

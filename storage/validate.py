@@ -50,9 +50,12 @@ def keywords(value: Any) -> list[str]:
     return cleaned
 
 
+MAX_ID = 2**63 - 1  # the largest id an SQL BIGINT (and SQLite's INTEGER) holds
+
+
 def identifier(value: Any, *, field: str) -> int:
-    """Return `value` if it is a positive integer id."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """Return `value` if it is a positive integer id the database can hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise InvalidInput(f"{field} must be a positive integer id, got {value!r}")
     return value
 

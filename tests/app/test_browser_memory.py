@@ -42,8 +42,8 @@ def test_memory_and_note_survive_a_reload_and_steer_the_next_sentence(browser, f
         page.wait_for_selector("#page-ready", state="attached", timeout=15000)
         open_memory_panel(page)
         expect(page.locator("#memory textarea")).to_have_value("Tom is a retired sailor.", timeout=10000)
-        expect(page.locator("#authors-note textarea")).to_have_value("Keep it calm and rainy.")
-        expect(depth).to_have_value("2")
+        expect(page.locator("#authors-note textarea")).to_have_value("Keep it calm and rainy.", timeout=10000)
+        expect(depth).to_have_value("2", timeout=10000)
 
         page.locator("#write").click()
         wait_for_rows(page, 1)
@@ -51,6 +51,6 @@ def test_memory_and_note_survive_a_reload_and_steer_the_next_sentence(browser, f
         provenance = page.locator("#provenance-1")
         expect(provenance).to_contain_text("memory: Tom is a retired sailor. (24 characters)", timeout=10000)
         expect(provenance).to_contain_text("author's note: Keep it calm and rainy. (23 characters, 2 sentence(s) "
-                                           "from the end)")
+                                           "from the end)", timeout=10000)
         shoot(page, "editor-memory-and-note")
     assert fake.calls[-1].context.memory == "Tom is a retired sailor." and fake.calls[-1].context.note_depth == 2
