@@ -14,7 +14,7 @@ from app.writing import StepRequest
 
 def register_api(handlers: Handlers) -> None:
     """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story,
-    /token_alternatives, /continue_from_token and /set_memory."""
+    /token_alternatives, /continue_from_token, /set_memory, /add_bible_entry and /rate_sentence."""
     service, users = handlers.service, handlers.users
 
     @page_errors
@@ -78,8 +78,23 @@ def register_api(handlers: Handlers) -> None:
                                   memory=_text(memory, "memory"), authors_note=_text(authors_note, "author's note"))
         return memory_saved(view)
 
+    @page_errors
+    def add_bible_entry(story_id: str, name: str, keys: str, text: str, request: gr.Request) -> str:
+        """Add an entry to the story's bible: a name, comma-separated trigger keys and a text; returns its id."""
+        entry = service.add_bible_entry(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                        name=_text(name, "name"), keys=_text(keys, "keys"), text=_text(text, "text"))
+        return str(entry.id)
+
+    @page_errors
+    def rate_sentence(story_id: str, index: int, rating: str, reason: str, request: gr.Request) -> str:
+        """Rate the shown version of sentence `index` (1 = first after the premise) "up" or "down",
+        with an optional short reason; returns a confirmation."""
+        return service.rate_sentence(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                     index=_index(index), rating=_text(rating, "rating"),
+                                     reason=_text(reason, "reason"))
+
     for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story, token_alternatives,
-               continue_from_token, set_memory):
+               continue_from_token, set_memory, add_bible_entry, rate_sentence):
         gr.api(fn, api_name=fn.__name__)
 
 

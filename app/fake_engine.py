@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from engine import bible
 from engine.alternatives import TokenChoice, TokenOption
 from engine.keywords import MAX_RAW_KEYWORDS, clean_keywords
 from engine.prompts import MEMORY_SHARE, NOTE_SHARE
@@ -87,7 +88,8 @@ class FakeEngine:
         if not kws:
             kws, source = self.suggest_keywords(context), "predicted"
         self.calls.append(FakeCall("stream_step", context, kws, list(pinned), list(vetoed)))
-        ranked = _facts(kws, list(pinned), set(vetoed), params.knowledge_top_n)
+        notes = _clipping_notes(context)
+        ranked = _facts(context, kws, list(pinned), set(vetoed), params.knowledge_top_n, notes)
         chunks = self._queued.pop(0) if self._queued else _sentence_chunks(kws, len(context.sentences))
         if prefix_tokens:
             forced = [SCRIPTED_TOKENS.text(t) for t in prefix_tokens]
@@ -107,7 +109,7 @@ class FakeEngine:
                         "generate": 1000 * (time.perf_counter() - start)},
             keywords_source=source, backend={"name": "scripted"},
             tokens=[SCRIPTED_TOKENS.record(chunks, params.alternatives)] if params.alternatives > 0 else [],
-            steering=context.steering(), notes=_clipping_notes(context),
+            steering=context.steering(), notes=notes,
         )
 
 
@@ -166,9 +168,14 @@ def _sentence_chunks(keywords: list[str], index: int) -> list[str]:
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
 
-def _facts(keywords: list[str], pinned: list[str], vetoed: set[str], top_n: int) -> list[ScoredFact]:
+def _facts(context: StoryContext, keywords: list[str], pinned: list[str], vetoed: set[str], top_n: int,
+           notes: list[str]) -> list[ScoredFact]:
+    """Scripted knowledge for each keyword, the story bible's entries as the Pipeline draws on them
+    (matched entries scored above the scripted facts), pinned first."""
+    lore = bible.triggered(context.bible, keywords, context)
+    notes.extend(lore.notes())
     found = [ScoredFact(Fact("RelatedTo", k, "story", f"A {k} can matter in a story."), 0.9 - 0.1 * i)
              for i, k in enumerate(keywords)]
-    pins = [ScoredFact(Fact("Given", "", "", p, source="writer"), 1.0) for p in pinned]
-    rest = [f for f in found if f.fact.sentence not in vetoed and f.fact.sentence not in pinned]
-    return (pins + rest)[: max(top_n, len(pins))]
+    matched = [ScoredFact(f, 0.95) for f in lore.matched]
+    pins = [ScoredFact(f, 1.0) for f in bible.pinned_facts(context.bible, pinned)]
+    return bible.combine(pins, [ScoredFact(f, 1.0) for f in lore.always], matched + found, vetoed, top_n)

@@ -20,6 +20,7 @@ from app.errors import AppError
 from app.locks import StoryLocks
 from app.store import Store
 from app.writing import Delta, StepRequest, provenance, stream_sentence, suggest
+from engine.bible import BibleEntry
 from engine.types import MAX_PREMISE_CHARS, Step, StoryContext, clean_premise
 from storage import (
     NodeView,
@@ -124,6 +125,54 @@ class StoryService:
         self.store.run(lambda s: storage.set_memory(s, user_id=user_id, story_id=story_id, memory=memory,
                                                     authors_note=authors_note, note_depth=note_depth))
         return self.load(user_id=user_id, story_id=story_id)
+
+    # ------------------------------------------------------------------ story bible
+    def add_bible_entry(self, *, user_id: int, story_id: int, name: str, keys: str | list[str], text: str,
+                        always: bool = False) -> storage.EntryView:
+        """Add an entry to the story's bible; returns it as stored."""
+        entry = _checked_entry(name, keys, text, always)
+        row_id = self.store.run(lambda s: storage.add_entry(s, user_id=user_id, story_id=story_id, entry=entry).id)
+        return self._entry(user_id, story_id, row_id)
+
+    def update_bible_entry(self, *, user_id: int, story_id: int, entry_id: int, name: str, keys: str | list[str],
+                           text: str, always: bool = False) -> storage.EntryView:
+        """Replace an entry (its earlier version is kept in its history)."""
+        entry = _checked_entry(name, keys, text, always)
+        self.store.run(lambda s: storage.update_entry(s, user_id=user_id, story_id=story_id, entry_id=entry_id,
+                                                      entry=entry))
+        return self._entry(user_id, story_id, entry_id)
+
+    def delete_bible_entry(self, *, user_id: int, story_id: int, entry_id: int) -> None:
+        self.store.run(lambda s: storage.delete_entry(s, user_id=user_id, story_id=story_id, entry_id=entry_id))
+
+    def bible(self, *, user_id: int, story_id: int) -> list[storage.EntryView]:
+        """The story's live bible entries, oldest first."""
+        return self.store.run(lambda s: storage.list_entries(s, user_id=user_id, story_id=story_id))
+
+    def _entry(self, user_id: int, story_id: int, entry_id: int) -> storage.EntryView:
+        return next(e for e in self.bible(user_id=user_id, story_id=story_id) if e.id == entry_id)
+
+    # ------------------------------------------------------------------ ratings
+    def rate_sentence(self, *, user_id: int, story_id: int, index: int, rating: str, reason: str = "") -> str:
+        """Rate the shown version of sentence `index` (1 = first after the premise) up or down."""
+        node = _node_at(self.load(user_id=user_id, story_id=story_id), index)
+        return self.rate_version(user_id=user_id, story_id=story_id, node_id=node.id, rating=rating, reason=reason,
+                                 label=f"sentence {index}")
+
+    def rate_version(self, *, user_id: int, story_id: int, node_id: int, rating: str, reason: str = "",
+                     label: str = "") -> str:
+        """Rate any version in the story's tree; a version no longer in the story gets a clear refusal."""
+        if node_id not in {entry.node_id for entry in self.history(user_id=user_id, story_id=story_id)}:
+            raise AppError(f"version {node_id} is not part of story {story_id} (it may have been deleted); "
+                           "nothing was rated")
+        saved = self.store.run(lambda s: storage.rate_node(s, user_id=user_id, story_id=story_id, node_id=node_id,
+                                                           rating=rating, reason=reason).rating)
+        what = label or f"version {node_id}"
+        return f"Rated {what} {'👍 up' if saved == 'up' else '👎 down'}" + (f": {reason.strip()}" if reason.strip() else ".")
+
+    def preference_pairs(self, *, user_id: int | None) -> list[dict]:
+        """Chosen and rejected versions of the same sentence in the same context (one writer's, or everyone's)."""
+        return self.store.run(lambda s: list(storage.preference_pairs(s, user_id=user_id)))
 
     # ------------------------------------------------------------------ writing
     def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
@@ -309,9 +358,17 @@ def _collect(stream: Iterator[Delta | Step]):
 
 
 def _context(view: StoryView, sentences: int) -> StoryContext:
-    """The premise, the first `sentences` sentences, and the story's memory and author's note."""
+    """The premise, the first `sentences` sentences, the story's memory and author's note, and its bible."""
     return StoryContext(view.premise, tuple(n.text for n in view.nodes[:sentences]), memory=view.memory,
-                        authors_note=view.authors_note, note_depth=view.note_depth)
+                        authors_note=view.authors_note, note_depth=view.note_depth,
+                        bible=tuple(BibleEntry(e.name, tuple(e.keys), e.text, e.always, e.id) for e in view.bible))
+
+
+def _checked_entry(name, keys, text, always) -> storage.EntryInput:
+    try:
+        return storage.EntryInput.checked(name, keys, text, always)
+    except storage.InvalidInput as error:
+        raise AppError(str(error)) from None
 
 
 def _node_at(view: StoryView, index: int) -> NodeView:

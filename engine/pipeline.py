@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from engine import bible
 from engine.decode import Delta
 from engine.generator import GenerationResult, Generator, resolve_seed
 from engine.keyword_predictor import KeywordPrediction, KeywordPredictor
@@ -69,8 +70,15 @@ class Pipeline:
         prediction = self.predictor.predict(context, seed=seed)
         return prediction.keywords, "predicted" if prediction.source == "model" else prediction.source
 
-    def choose_facts(self, context: StoryContext, keywords: list[str], facts, pinned, vetoed, top_n: int, timings) -> list[ScoredFact]:
-        """Retrieve and rank, or take the given facts; pinned first, vetoed never."""
+    def choose_facts(self, context: StoryContext, keywords: list[str], facts, pinned, vetoed, top_n: int, timings,
+                     notes: list[str] | None = None) -> list[ScoredFact]:
+        """Retrieve and rank (the story bible's triggered entries beside the knowledge), or take the given
+        facts; pinned first, then bible entries flagged always, vetoed never."""
+        lore = bible.triggered(context.bible, keywords, context)
+        if notes is not None:
+            notes.extend(lore.notes())
+        veto = set(vetoed)
+        always: list[ScoredFact] = [ScoredFact(f, 1.0) for f in lore.always]
         if facts is not None:
             ranked = [f if isinstance(f, ScoredFact) else ScoredFact(_as_fact(f), 1.0) for f in facts]
         else:
@@ -78,18 +86,14 @@ class Pipeline:
             found = self.retriever.retrieve(keywords, limit=self.retrieve_limit)
             timings["retrieve"] = 1000 * (time.perf_counter() - t)
             t = time.perf_counter()
-            veto = set(vetoed)
-            found = [f for f in found if f.sentence not in veto]
-            ranked = self.ranker.rank(context.text(), found, top_n=2 * top_n) if found else []
+            found = [f for f in [*lore.always, *lore.matched, *found] if f.sentence not in veto]
+            ranked = self.ranker.rank(context.text(), found, top_n=len(found)) if found else []
+            scores = {f.fact.sentence: f for f in ranked}
+            always = [scores.get(f.fact.sentence, f) for f in always]
+            ranked = ranked[: 2 * top_n + len(lore.always)]
             timings["rank"] = 1000 * (time.perf_counter() - t)
-        pins = [ScoredFact(_as_fact(p), 1.0) for p in pinned]
-        seen = {p.fact.sentence for p in pins} | set(vetoed)
-        rest = []
-        for f in ranked:  # two triples can make the same sentence: show it once
-            if f.fact.sentence not in seen:
-                seen.add(f.fact.sentence)
-                rest.append(f)
-        return (pins + rest)[: max(top_n, len(pins))]
+        pins = [ScoredFact(f, 1.0) for f in bible.pinned_facts(context.bible, pinned)]
+        return bible.combine(pins, always, ranked, veto, top_n)
 
     def stream_step(
         self,
@@ -121,7 +125,8 @@ class Pipeline:
         t = time.perf_counter()
         kws, source = self.choose_keywords(context, keywords, seed, notes)
         timings["keywords"] = 1000 * (time.perf_counter() - t) if source != "given" else 0.0
-        ranked = self.choose_facts(context, kws, facts, list(pinned), list(vetoed), params.knowledge_top_n, timings)
+        ranked = self.choose_facts(context, kws, facts, list(pinned), list(vetoed), params.knowledge_top_n, timings,
+                                   notes)
         if not ranked:
             notes.append(f"no knowledge used ({self.knowledge_note})" if facts is None else "no knowledge given")
         result: GenerationResult | None = None

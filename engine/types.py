@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.bible import BibleEntry
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class StoryContext:
 
     `memory` is placed before the story in every prompt; `authors_note` sits `note_depth`
     sentences before the story's end (0: right after it). Both are the writer's, per story.
+    `bible` holds the story bible's entries (engine.bible), drawn on when their keys appear.
     """
 
     premise: str
@@ -124,6 +128,7 @@ class StoryContext:
     memory: str = ""
     authors_note: str = ""
     note_depth: int = 1
+    bible: tuple[BibleEntry, ...] = ()
 
     def text(self) -> str:
         return " ".join([self.premise, *self.sentences]).strip()
@@ -138,7 +143,7 @@ class StoryContext:
         return StoryContext(clean_premise(self.premise)[:MAX_PREMISE_CHARS],
                             tuple(s.replace("\x00", "").strip() for s in self.sentences if s and s.strip()),
                             memory=_clean_text(self.memory), authors_note=_clean_text(self.authors_note),
-                            note_depth=max(0, int(self.note_depth or 0)))
+                            note_depth=max(0, int(self.note_depth or 0)), bible=tuple(self.bible))
 
     def steering(self) -> dict[str, Any]:
         """What steered the sentence besides keywords and facts, for its provenance ({} when nothing)."""

@@ -11,6 +11,15 @@ caller::
         story = create_story(session, user_id=1, title="The flat tire")
 """
 
+from storage.bible import (
+    MAX_ENTRIES,
+    EntryInput,
+    EntryView,
+    add_entry,
+    delete_entry,
+    list_entries,
+    update_entry,
+)
 from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
 from storage.config import data_dir, database_url
 from storage.db import make_engine, make_sessionmaker, ping, run_in_transaction
@@ -27,6 +36,7 @@ from storage.logins import (
 )
 from storage.migrate import current_revision, downgrade, head_revision, upgrade
 from storage.models import ROLES, Base, Node, Story, User
+from storage.ratings import RatingView, preference_pairs, rate_node
 from storage.records import NodeView, Provenance, StorySummary, StoryView
 from storage.stories import (
     add_sibling,
@@ -104,6 +114,16 @@ from storage.users import (
 )
 
 __all__ = [
+    "MAX_ENTRIES",
+    "EntryInput",
+    "EntryView",
+    "RatingView",
+    "add_entry",
+    "delete_entry",
+    "list_entries",
+    "preference_pairs",
+    "rate_node",
+    "update_entry",
     "ping",
     "set_memory",
     "CONTROL_ANSWERS",

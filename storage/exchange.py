@@ -1,4 +1,9 @@
-"""Stories in and out: JSON with everything (round-trips), Markdown with the text."""
+"""Stories in and out: JSON with everything (round-trips), Markdown with the text.
+
+The JSON document holds the revision tree with provenance, the memory and author's note,
+the story bible (entries with their earlier versions) and the ratings of its versions.
+Imported ratings belong to the importing writer, one per version (the last one given).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage import tree, validate
+from storage import bible, ratings, tree, validate
 from storage.errors import InvalidInput
-from storage.models import Node, Story
+from storage.models import RATINGS, Node, SentenceRating, Story
 from storage.records import Provenance, provenance_of
 from storage.stories import create_story, load_story
 
@@ -50,6 +55,8 @@ def export_json(session: Session, *, user_id: int, story_id: int) -> dict[str, A
         "head": refs.get(story.head_node_id) if story.head_node_id else None,
         "redo": [refs[i] for i in story.redo_stack if i in refs],
         "nodes": [_node_dict(node, refs) for node in nodes],
+        "bible": bible.export_entries(session, story),
+        "ratings": ratings.export_ratings(session, story, refs),
     }
 
 
@@ -100,6 +107,11 @@ def import_json(session: Session, *, user_id: int, document: Mapping[str, Any]) 
         session.add(node)
         session.flush()
         ids[ref] = node.id
+    bible.import_entries(session, story, header["bible"])
+    for ref, (rating, reason, when) in header["ratings"].items():
+        session.add(SentenceRating(node_id=ids[ref], story_id=story.id, user_id=user_id, rating=rating,
+                                   reason=reason, provenance=ratings.snapshot(session.get(Node, ids[ref])),
+                                   created_at=when, updated_at=when))
     story.head_node_id = ids.get(header["head"])
     story.redo_stack = [ids[ref] for ref in header["redo"]]
     story.created_at, story.updated_at = header["created_at"], header["updated_at"]
@@ -148,6 +160,9 @@ def _parse(document: Any) -> tuple[dict[str, Any], list[tuple]]:
         "updated_at": _timestamp(document.get("updated_at")),
         "head": head,
         "redo": redo,
+        # Documents from before the bible and ratings existed have neither.
+        "bible": bible.parse_entries(document.get("bible")),
+        "ratings": _parse_ratings(document.get("ratings"), positions),
     }
     return header, parsed
 
@@ -172,6 +187,19 @@ def _parse_node(raw: Any, positions: dict[int, int]) -> tuple:
     text = validate.text(raw.get("text"), field=f"text of node {ref}")
     positions[ref] = position
     return ref, parent, position, text, record, _timestamp(raw.get("created_at"))
+
+
+def _parse_ratings(value: Any, positions: dict[int, int]) -> dict[int, tuple[str, str, datetime]]:
+    """Check a document's ratings: each names a node ref, up or down, a short reason and a time."""
+    out = {}
+    for number, raw in enumerate(validate.json_list(value if value is not None else [], field="ratings"), start=1):
+        if not isinstance(raw, Mapping) or raw.get("ref") not in positions:
+            raise InvalidInput(f"rating {number} must be an object naming the ref of a node of the document")
+        rating = validate.choice(raw.get("rating"), field=f"rating {number}", options=RATINGS)
+        reason = validate.text(raw.get("reason", ""), field=f"reason of rating {number}",
+                               limit=ratings.MAX_REASON, allow_empty=True)
+        out[raw["ref"]] = (rating, reason, _timestamp(raw.get("at")))
+    return out
 
 
 def _timestamp(value: Any) -> datetime:

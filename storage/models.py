@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -144,3 +146,47 @@ class Node(Base):
     tokens: Mapped[list[Any]] = mapped_column(default=list)  # per candidate: tokens with their alternatives
     steering: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the memory and author's note it was written with
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BibleEntry(Base):
+    """One entry of a story's bible: a character, place, object or rule, with the keys that call it up.
+
+    Editing keeps the earlier versions in `history` (oldest first); deleting sets `deleted_at`,
+    so sentences written with an entry can still name it.
+    """
+
+    __tablename__ = "bible_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    keys: Mapped[list[Any]] = mapped_column(default=list)
+    text: Mapped[str] = mapped_column(Text)
+    always: Mapped[bool] = mapped_column(Boolean, default=False)  # in every prompt, keys or not
+    history: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+RATINGS = ("up", "down")
+
+
+class SentenceRating(Base):
+    """A writer's thumbs up or down on one version of one sentence, with what made that version."""
+
+    __tablename__ = "sentence_ratings"
+    __table_args__ = (
+        CheckConstraint("rating IN ('up', 'down')", name="rating"),
+        UniqueConstraint("node_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    rating: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the version's keywords, facts, model, seed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage import tree, validate
+from storage import bible, ratings, tree, validate
 from storage.errors import Conflict, InvalidInput
 from storage.models import Node, Story, utcnow
 from storage.records import NodeView, Provenance, StorySummary, StoryView, provenance_of
@@ -169,6 +169,7 @@ def fork_story(
     fork.forked_from_id, fork.base_node_id, fork.head_node_id = source.id, node.id, node.id
     fork.memory, fork.authors_note, fork.note_depth = source.memory, source.authors_note, source.note_depth
     session.flush()
+    bible.copy_entries(session, source=source, target=fork)
     return fork
 
 
@@ -247,6 +248,8 @@ def load_story(
         updated_at=story.updated_at,
         deleted_at=story.deleted_at,
         nodes=nodes,
+        bible=tuple(bible.entries_of(session, story)),
+        ratings=ratings.story_ratings(session, story),
     )
 
 

@@ -45,7 +45,7 @@ def test_autogenerate_finds_no_difference(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine=engine, revision="m001_initial") == "m001_initial"
     assert _diff(engine), "the comparison must see the tables m002 adds"
-    assert upgrade(engine=engine) == head_revision() == "m008_memory"
+    assert upgrade(engine=engine) == head_revision() == "m009_bible_ratings"
     assert _diff(engine) == []
     engine.dispose()
 
@@ -75,7 +75,7 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     assert "ratings" not in inspect(engine).get_table_names()
     assert "disabled_at" not in {c["name"] for c in inspect(engine).get_columns("users")}
 
-    assert upgrade(engine=engine) == "m008_memory"
+    assert upgrade(engine=engine) == "m009_bible_ratings"
     with factory.begin() as session:
         after = load_story(session, user_id=ann, story_id=story_id)
         assert after == before and after.text == "Uno."
@@ -127,7 +127,7 @@ def test_downgrade_and_upgrade_again(db_url):
     upgrade(engine=engine)
     assert downgrade(engine=engine, revision="base") == "base"
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine=engine) == "m008_memory"
+    assert upgrade(engine=engine) == "m009_bible_ratings"
     engine.dispose()
 
 
@@ -135,7 +135,7 @@ def test_command_line_upgrades_the_given_database(tmp_path):
     db = tmp_path / "cli.db"
     run = [sys.executable, "-m", "storage", "--db", f"sqlite:///{db}"]
     up = subprocess.run([*run, "upgrade"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "at m008_memory" in up.stdout
+    assert "at m009_bible_ratings" in up.stdout
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
     assert {"nodes", "ratings"} <= set(inspect(engine).get_table_names())
