@@ -59,10 +59,10 @@ class EntryInput:
         """Validate one entry; `InvalidInput` names the first problem."""
         if not isinstance(always, bool):
             raise InvalidInput(f"'always' must be true or false, got {always!r}")
-        name = " ".join(validate.text(name, field="entry name", limit=MAX_NAME).split())
+        name = " ".join(validate.text(name, field="entry name", limit=MAX_NAME, allow_empty=True).split())
         if not name:
             raise InvalidInput("a bible entry needs a name")
-        text = validate.text(text, field=f"text of entry {name!r}", limit=MAX_ENTRY_TEXT).strip()
+        text = validate.text(text, field=f"text of entry {name!r}", limit=MAX_ENTRY_TEXT, allow_empty=True).strip()
         if not text:
             raise InvalidInput(f"entry {name!r} needs a text: who or what it is, in a sentence or two")
         keys = parse_keys(keys, name)
