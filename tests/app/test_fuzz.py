@@ -39,7 +39,7 @@ EDITOR_NAMES = (
     "redo_change", "list_stories", "open_story", "rename_story", "fork_story", "delete_story", "restore_story",
     "export_json_file", "export_markdown_file", "import_story", "make_version_current", "fork_from_version",
     "new_story", "suggest_keywords", "write_next", "regenerate", "undo", "export_story", "status",
-    "token_alternatives", "continue_from_token", "set_memory", "save_memory",
+    "token_alternatives", "continue_from_token", "set_memory", "save_memory", "add_bible_entry", "rate_sentence",
 )
 WRITERS = {"alice": "zorbalice", "bob": "quixbobby", "carol": "vexcarolyn"}  # name -> a word only theirs contain
 CALLERS = ("alice", "bob")
