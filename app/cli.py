@@ -1,4 +1,5 @@
-"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` creates an account."""
+"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` creates an account;
+`pairs` writes the writers' preference pairs as JSON Lines."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.errors import one_line
+from storage.errors import StorageError, one_line
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=("writer", "admin", "rater"), default="writer")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pairs = sub.add_parser("pairs", help="write the preference pairs of rated sentences (a version rated up "
+                           "beside a sibling rated down) as JSON Lines")
+    pairs.add_argument("--out", required=True, help="the JSONL file to write")
+    pairs.add_argument("--user", help="only this writer's pairs (default: every writer's)")
+    # Also accepted after the command; SUPPRESS keeps a value given before it.
+    pairs.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory, as for serving")
+    pairs.add_argument("--database-url", default=argparse.SUPPRESS, help="sessions database URL, as for serving")
     return parser
 
 
@@ -64,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "users":
             return add_user_command(args)
+        if args.command == "pairs":
+            return pairs_command(args)
         return serve(args)
-    except (ValueError, OSError, SQLAlchemyError) as error:
+    except (ValueError, OSError, SQLAlchemyError, StorageError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -86,6 +96,42 @@ def add_user_command(args: argparse.Namespace) -> int:
         add_user(args.auth_file, args.name, password)
         print(f"saved {args.name} in {args.auth_file}")
     return 0
+
+
+def pairs_command(args: argparse.Namespace) -> int:
+    """Write the preference pairs from the database the editor would serve, and say how many."""
+    from app.store import Store
+    from engine.paths import data_dir
+
+    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))  # the database resolves as when serving
+    store = Store.open(args.database_url)
+    count, stories = write_pairs(store.factory, out=Path(args.out), user=args.user)
+    whose = f" of {args.user}" if args.user else ""
+    if count == 0:
+        print(f"no preference pairs{whose} yet (a pair is two versions of one sentence, one rated up and the "
+              f"other down); wrote an empty {args.out}")
+    else:
+        print(f"wrote {count} preference {'pair' if count == 1 else 'pairs'}{whose} from {stories} "
+              f"{'story' if stories == 1 else 'stories'} to {args.out}")
+    return 0
+
+
+def write_pairs(factory, *, out: Path, user: str | None = None) -> tuple[int, int]:
+    """Write every preference pair (or one writer's) to `out` as JSON Lines; returns (pairs, stories).
+
+    Raises:
+        NotFound: There is no user called `user`.
+    """
+    from storage import get_user_by_name, preference_pairs, run_in_transaction
+    from storage.publish import pairs_jsonl
+
+    def read(session) -> list[dict]:
+        user_id = get_user_by_name(session, user).id if user else None
+        return list(preference_pairs(session, user_id=user_id))
+
+    pairs = run_in_transaction(factory, read)
+    out.write_text(pairs_jsonl(pairs), encoding="utf-8")
+    return len(pairs), len({pair["meta"]["story"] for pair in pairs})
 
 
 def serve(args: argparse.Namespace) -> int:

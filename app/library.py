@@ -12,7 +12,7 @@ from gradio.utils import get_upload_folder
 from app.errors import AppError
 from app.handlers import Handlers, editor_values, page_errors
 from app.store import parse_id
-from app.ui_format import story_rows
+from app.ui_format import ratings_text, story_rows
 
 MAX_IMPORT_BYTES = 50_000_000
 
@@ -67,6 +67,27 @@ class Library:
         return _file(f"story-{sid}.md", self.service.export_markdown(user_id=user, story_id=sid))
 
     @page_errors
+    def export_text_file(self, story_id, request: gr.Request) -> str:
+        user, sid = self._ids(story_id, request)
+        return _file(f"story-{sid}.txt", self.service.export_text(user_id=user, story_id=sid))
+
+    @page_errors
+    def export_epub_file(self, story_id, request: gr.Request) -> str:
+        user, sid = self._ids(story_id, request)
+        return _file(f"story-{sid}.epub", self.service.export_epub(user_id=user, story_id=sid))
+
+    @page_errors
+    def export_pairs_file(self, request: gr.Request) -> str:
+        """The writer's own preference pairs (a version rated up beside a sibling rated down) as JSON Lines."""
+        from storage.publish import pairs_jsonl
+
+        pairs = self.service.preference_pairs(user_id=self.handlers.users.id_of(request))
+        if not pairs:
+            raise AppError("no preference pairs yet: a pair is two versions of one sentence, one rated 👍 up "
+                           "and the other 👎 down")
+        return _file("preference-pairs.jsonl", pairs_jsonl(pairs))
+
+    @page_errors
     def import_story(self, path: str | None, request: gr.Request):
         if not path:
             raise AppError("choose a JSON file exported from CNTRL Studio first")
@@ -84,9 +105,7 @@ class Library:
         if story_id is None or str(story_id).strip() == "":
             return gr.update(choices=[], value=None)
         user, sid = self._ids(story_id, request)
-        entries = self.service.history(user_id=user, story_id=sid)
-        choices = [(_history_label(e), e.node_id) for e in entries]
-        head = next((e.node_id for e in entries if e.is_head), None)
+        choices, head = history_choices(self.service, user_id=user, story_id=sid)
         return gr.update(choices=choices, value=head)
 
     @page_errors
@@ -112,14 +131,27 @@ def _node_id(value) -> int:
     return node
 
 
-def _history_label(entry) -> str:
+def history_choices(service, *, user_id: int, story_id: int) -> tuple[list[tuple[str, int]], int | None]:
+    """The history list: (label, version id) of every version, oldest first, with its ratings; and the head's id."""
+    entries = service.history(user_id=user_id, story_id=story_id)
+    ratings = service.load(user_id=user_id, story_id=story_id).ratings
+    choices = [(_history_label(e, ratings.get(e.node_id, ())), e.node_id) for e in entries]
+    return choices, next((e.node_id for e in entries if e.is_head), None)
+
+
+def _history_label(entry, ratings=()) -> str:
     marker = " (current end)" if entry.is_head else (" (in story)" if entry.on_path else "")
     text = entry.text if len(entry.text) <= 70 else entry.text[:69] + "…"
-    return f"#{entry.node_id} · sentence {entry.position + 1} · {entry.source}{marker}: {text}"
+    rated = ratings_text(ratings)
+    rated = "" if not rated else " · " + (rated if len(rated) <= 100 else rated[:99] + "…")
+    return f"#{entry.node_id} · sentence {entry.position + 1} · {entry.source}{marker}: {text}{rated}"
 
 
-def _file(name: str, content: str) -> str:
+def _file(name: str, content: str | bytes) -> str:
     folder = Path(tempfile.mkdtemp(prefix="cntrl-export-"))
     path = folder / name
-    path.write_text(content, encoding="utf-8")
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
     return str(path)

@@ -111,6 +111,23 @@ class StoryService:
     def export_markdown(self, *, user_id: int, story_id: int) -> str:
         return self.store.run(lambda s: storage.export_markdown(s, user_id=user_id, story_id=story_id))
 
+    def export_text(self, *, user_id: int, story_id: int) -> str:
+        """The story as plain text: title, premise and the sentences as prose."""
+        from storage.publish import story_text
+
+        return story_text(self._exported(user_id=user_id, story_id=story_id))
+
+    def export_epub(self, *, user_id: int, story_id: int) -> bytes:
+        """The story as an EPUB book of one chapter."""
+        from storage.publish import story_epub
+
+        return story_epub(self._exported(user_id=user_id, story_id=story_id))
+
+    def _exported(self, *, user_id: int, story_id: int) -> StoryView:
+        """The story as exports show it (a deleted story can still be exported, as with Markdown)."""
+        return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id,
+                                                           include_deleted=True))
+
     def import_json(self, *, user_id: int, text: str) -> StoryView:
         try:
             document = json.loads(text)

@@ -11,8 +11,10 @@ from app.handlers import Handlers
 from app.library import Library
 from app.service import StoryService
 from app.store import Store
+from app.ui_bible import bible_panel
 from app.ui_keys import keyboard_shortcuts
 from app.ui_memory import memory_panel
+from app.ui_ratings import history_rating_box
 from app.ui_reading import reading_view, wire_reading_view
 from app.ui_rows import RowWiring, render_rows
 from engine.types import SamplingParams
@@ -57,6 +59,7 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
             premise, title, new_button = premise_box()
             panel, follow = sampling_panel(defaults or SamplingParams())
             memory_panel(handlers, story_id)  # memory and author's note of the open story
+            bible_panel(handlers, story_id)  # the open story's characters, places and rules
             reading = reading_view()  # the story as prose, above the rows
             rows = gr.Column()
             live = gr.Textbox(label="Writing", interactive=False, elem_id="live", lines=1)
@@ -67,6 +70,7 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
             stories = stories_box()
         with gr.Tab("History", id="history") as history_tab:
             versions, current_button, fork_button = history_box()
+            history_rating_box(handlers, story_id, versions, view)
         with rows:
             wiring = RowWiring(handlers, story_id, view, live, follow, panel)
 
@@ -167,7 +171,8 @@ def stories_box() -> dict:
     with gr.Row():
         buttons = {name: gr.Button(label, size="sm", elem_id=f"story-{name}") for name, label in (
             ("open", "Open"), ("rename", "Rename"), ("fork", "Fork"), ("delete", "Delete"), ("restore", "Restore"),
-            ("json", "Export JSON"), ("markdown", "Export Markdown"))}
+            ("json", "Export JSON"), ("markdown", "Export Markdown"), ("text", "Export plain text"),
+            ("epub", "Export EPUB"), ("pairs", "Preference pairs (JSONL)"))}
     with gr.Row():
         download = gr.File(label="Export", interactive=False)
         upload = gr.File(label="Import a JSON story", file_types=[".json"], type="filepath")
@@ -203,5 +208,10 @@ def wire_library(library: Library, s: dict, shown: list, stories_tab, url: dict)
                     api_name="export_json_file")
     b["markdown"].click(library.export_markdown_file, inputs=[s["pick"]], outputs=[s["download"]],
                         api_name="export_markdown_file")
+    b["text"].click(library.export_text_file, inputs=[s["pick"]], outputs=[s["download"]],
+                    api_name="export_text_file")
+    b["epub"].click(library.export_epub_file, inputs=[s["pick"]], outputs=[s["download"]],
+                    api_name="export_epub_file")
+    b["pairs"].click(library.export_pairs_file, outputs=[s["download"]], api_name="export_preference_pairs")
     s["import_button"].click(library.import_story, inputs=[s["upload"]], outputs=shown,
                              api_name="import_story").then(**listed, api_visibility="private").then(**url)

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.evaluation.create import DEFAULT_PREMISES, Generation, StudySettings, make_study
+from app.evaluation.create import (
+    DEFAULT_PREMISES,
+    FromRatings,
+    Generation,
+    StudySettings,
+    make_study,
+)
 from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
 from app.evaluation.studies import StudySpec
 from app.evaluation.systems import SYSTEM_NAMES
@@ -44,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser(
-        "create", help="create a study from saved stories or by generating them"
+        "create", help="create a study from saved stories, from the writers' ratings, or by generating them"
     )
     create.add_argument("--name", required=True)
     create.add_argument("--kind", choices=STUDY_KINDS, required=True)
@@ -59,11 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--seed", type=int, default=0)
     saved = create.add_argument_group("from saved stories")
     saved.add_argument("--stories", default="", help="comma-separated story ids (of --owner)")
+    rated = create.add_argument_group("from the writers' ratings")
+    rated.add_argument("--from-ratings", action="store_true", help="pairwise: each preference pair (a version "
+                       "of a sentence rated up beside one rated down) is an item; --limit caps the pairs")
     gen = create.add_argument_group("generated: premises x systems")
     gen.add_argument(
         "--premises", default=DEFAULT_PREMISES, help="CSV (first sentence) or text file"
     )
-    gen.add_argument("--limit", type=int, default=10, help="how many premises")
+    gen.add_argument("--limit", type=int, default=10, help="how many premises (with --from-ratings: pairs)")
     gen.add_argument("--offset", type=int, default=0)
     gen.add_argument(
         "--systems", default="full,plain", help=f"comma-separated: {', '.join(SYSTEM_NAMES)}"
@@ -182,10 +191,12 @@ def run_create(*, factory, args: argparse.Namespace) -> None:
             predictor=args.predictor,
         ),
         raters=tuple(_names(args.raters)),
+        ratings=FromRatings(limit=args.limit) if args.from_ratings else None,
     )
     made = make_study(factory, settings=settings)
     later = "" if made.assignments else "; raters get their share of items when they open an invite"
-    print(f"study {made.study_id}: {made.stories} stories, {made.assignments} assignments{later}")
+    what = f"{made.stories // 2} preference pairs" if args.from_ratings else f"{made.stories} stories"
+    print(f"study {made.study_id}: {what}, {made.assignments} assignments{later}")
     if made.idle_raters:
         print(f"note: {', '.join(made.idle_raters)} got no items: every item already has {args.k} raters")
 

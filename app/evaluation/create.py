@@ -1,9 +1,10 @@
 """Making a study from its settings: the one workflow behind `create` and the admin page.
 
-Stories come from saved stories or are generated (premises x systems); then the study, its
-items and any rater assignments are written in one transaction, so a failure leaves
-nothing behind. A caller that already holds a loaded engine (the app, whose editor loaded
-its model) hands it over and no second copy of that model is loaded.
+Stories come from saved stories, from the writers' preference pairs (a version rated up beside a
+sibling rated down, so raters can confirm or overturn the writer), or are generated (premises x
+systems); then the study, its items and any rater assignments are written in one transaction,
+so a failure leaves nothing behind. A caller that already holds a loaded engine (the app, whose
+editor loaded its model) hands it over and no second copy of that model is loaded.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from app.evaluation.studies import (
     assign_raters,
     create_study_with_items,
     read_premises,
+    stories_from_pairs,
     stories_from_saved,
 )
-from app.evaluation.systems import build_writers, generate_stories
+from app.evaluation.systems import WrittenStory, build_writers, generate_stories
 from engine.paths import shared_file
-from storage import get_user_by_name, regular_holders, run_in_transaction
+from storage import get_user_by_name, preference_pairs, regular_holders, run_in_transaction
 
 DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 
@@ -60,6 +62,13 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class FromRatings:
+    """A pairwise study of the writers' own preferences: each preference pair is one item."""
+
+    limit: int = 10  # the most pairs, oldest ratings first
+
+
+@dataclass(frozen=True)
 class StudySettings:
     """Everything that makes a study, from the command line's flags or the admin page's form.
 
@@ -68,6 +77,7 @@ class StudySettings:
         owner_id: The admin who owns it (and whose saved stories `story_ids` names).
         story_ids: Saved stories to rate; empty: generate them as `generation` says.
         generation: Premises, systems and model of a generated study.
+        ratings: Make the study from the writers' preference pairs instead (pairwise only).
         raters: Rater names to give items now (others get theirs when they open an invite).
     """
 
@@ -76,6 +86,7 @@ class StudySettings:
     story_ids: tuple[int, ...] = ()
     generation: Generation = field(default_factory=Generation)
     raters: tuple[str, ...] = ()
+    ratings: FromRatings | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,9 @@ def make_study(
     rater_ids = run_in_transaction(factory, lambda s: [get_user_by_name(s, n).id for n in settings.raters])
     loaded: list[str] = []
     reused: list[str] = []
-    if settings.story_ids:
+    if settings.ratings is not None:
+        stories, extra = _stories_from_ratings(factory, settings)
+    elif settings.story_ids:
         if settings.owner_id is None:
             raise ValueError("saved stories need their owner (--owner): whose stories they are")
         stories = run_in_transaction(factory, lambda s: stories_from_saved(
@@ -144,6 +157,20 @@ def make_study(
 
     study_id, added, idle = run_in_transaction(factory, write)
     return CreatedStudy(study_id, len(stories), added, idle, loaded, reused)
+
+
+def _stories_from_ratings(
+    factory: sessionmaker[Session], settings: StudySettings
+) -> tuple[list[WrittenStory], dict[str, Any]]:
+    """Every writer's preference pairs as pairwise material, and what to keep with the study about them."""
+    if settings.spec.kind != "pairwise":
+        raise ValueError(f"a study from ratings compares two versions of a sentence: its kind must be pairwise, "
+                         f"not {settings.spec.kind}")
+    if settings.story_ids:
+        raise ValueError("choose saved stories or the writers' ratings, not both")
+    limit = settings.ratings.limit
+    stories = run_in_transaction(factory, lambda s: stories_from_pairs(preference_pairs(s), limit=limit))
+    return stories, {"source": "ratings", "pairs": len(stories) // 2, "limit": limit}
 
 
 def engine_names(engine: Any) -> list[str]:

@@ -1,4 +1,4 @@
-"""Making studies: items from stories (saved or generated), attention checks, assignment.
+"""Making studies: items from stories (saved, generated or writers' preference pairs), attention checks, assignment.
 
 Items carry what raters see in `payload` and, apart, what they must never see in
 `hidden` (system, model, sides). Attention checks with known answers are added so
@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -47,6 +47,8 @@ DEFAULT_INSTRUCTIONS = {
     "(A or B), say they are equally good (tie), or that both are bad.",
     "control": "Read the story and its target keywords. Does the story follow them?",
 }
+PAIR_NOTE = "preference pair "  # marks the two stories of one preference pair, compared only with each other
+CHOSEN, REJECTED = "writer-chosen", "writer-rejected"
 
 
 @dataclass(frozen=True)
@@ -94,25 +96,33 @@ def story_items(
             ItemInput(payload=_shown(kind, s), hidden=_hidden(s, index=n))
             for n, s in enumerate(stories)
         ]
-    by_premise: dict[str, list[WrittenStory]] = {}
+    groups: dict[tuple[str, str], list[WrittenStory]] = {}
     for story in stories:
-        by_premise.setdefault(story.premise, []).append(story)
+        groups.setdefault((story.premise, _pair_label(story)), []).append(story)
     items = []
-    for n, (premise, group) in enumerate(by_premise.items()):
+    for n, ((premise, _), group) in enumerate(groups.items()):
         for left, right in combinations(group, 2):
             if rng.random() < 0.5:  # sides are randomised per item
                 left, right = right, left
+            hidden: dict[str, Any] = {
+                "systems": {"A": left.system, "B": right.system},
+                "models": {"A": left.model, "B": right.model},
+                "premise_index": n,
+            }
+            if left.notes or right.notes:
+                hidden["notes"] = {"A": list(left.notes), "B": list(right.notes)}
             items.append(
                 ItemInput(
                     payload={"premise": premise, "story_a": _text(left), "story_b": _text(right)},
-                    hidden={
-                        "systems": {"A": left.system, "B": right.system},
-                        "models": {"A": left.model, "B": right.model},
-                        "premise_index": n,
-                    },
+                    hidden=hidden,
                 )
             )
     return items
+
+
+def _pair_label(story: WrittenStory) -> str:
+    """The preference pair a story belongs to, if any: pairs sharing a context stay apart."""
+    return next((note for note in story.notes if note.startswith(PAIR_NOTE)), "")
 
 
 def _text(story: WrittenStory) -> str:
@@ -243,6 +253,53 @@ def stories_from_saved(
                 notes=[f"story {story_id}"],
             )
         )
+    return out
+
+
+def stories_from_pairs(pairs: Iterable[dict[str, Any]], *, limit: int) -> list[WrittenStory]:
+    """Writers' preference pairs (`storage.preference_pairs`) as pairwise material, two stories per pair.
+
+    Each pair gives the story before the sentence as the premise, and the version the writer
+    rated up (system "writer-chosen") and the one rated down ("writer-rejected") as one-sentence
+    stories. A pair seen before (the same context and texts, e.g. rated again in a fork) and a
+    pair whose two texts read the same are skipped.
+
+    Args:
+        pairs: Dicts with `prompt`, `chosen`, `rejected` and `meta`.
+        limit: The most pairs to take, in the order given.
+
+    Returns:
+        The stories, the chosen one of each pair first.
+
+    Raises:
+        InvalidInput: No pair to compare.
+    """
+    if limit < 1:
+        raise InvalidInput(f"the limit of preference pairs must be at least 1, not {limit}")
+    out: list[WrittenStory] = []
+    seen: set[tuple[str, str, str]] = set()
+    for pair in pairs:
+        key = (pair["prompt"].strip(), " ".join(pair["chosen"].split()), " ".join(pair["rejected"].split()))
+        if key in seen or key[1] == key[2]:
+            continue
+        if len(seen) >= limit:
+            break
+        seen.add(key)
+        meta = pair["meta"]
+        for system, side in ((CHOSEN, "chosen"), (REJECTED, "rejected")):
+            record = meta[side]
+            out.append(WrittenStory(
+                premise=key[0],
+                sentences=[pair[side].strip()],
+                keywords=[list(record.get("keywords") or [])],
+                system=system,
+                model=str(record.get("model") or ""),
+                notes=[f"{PAIR_NOTE}{len(seen)}", f"story {meta['story']}, sentence {meta['sentence']}, "
+                       f"version {record['node']}", f"writer {meta['writer']}"],
+            ))
+    if not out:
+        raise InvalidInput("no preference pairs to compare yet: a pair is two versions of one sentence, one "
+                           "rated up and the other down by its writer")
     return out
 
 

@@ -40,6 +40,7 @@ EDITOR_NAMES = (
     "export_json_file", "export_markdown_file", "import_story", "make_version_current", "fork_from_version",
     "new_story", "suggest_keywords", "write_next", "regenerate", "undo", "export_story", "status",
     "token_alternatives", "continue_from_token", "set_memory", "save_memory", "add_bible_entry", "rate_sentence",
+    "export_text_file", "export_epub_file", "export_preference_pairs",
 )
 WRITERS = {"alice": "zorbalice", "bob": "quixbobby", "carol": "vexcarolyn"}  # name -> a word only theirs contain
 CALLERS = ("alice", "bob")
