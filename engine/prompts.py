@@ -131,11 +131,29 @@ def build_prompt(
     spec = prompt_templates()[resolve_style(tokenizer, style)]
     head, middle, tail = _frame(tokenizer, spec)
     head_ids = _encode(tokenizer, head)
-    instruction = instruction_text(keywords, facts, spec)
-    suffix = _encode(tokenizer, middle) + _encode(tokenizer, instruction) + _encode(tokenizer, tail)
+    instruction, fact_notes = fit_instruction(tokenizer, spec, keywords, facts, max_prompt_tokens // FACTS_SHARE)
+    suffix = _encode(tokenizer, middle) + instruction + _encode(tokenizer, tail)
     budget = max_prompt_tokens - len(head_ids) - len(suffix)
     before, after, notes = fit_steered_story(tokenizer, spec, context, budget, max_prompt_tokens)
-    return PromptIds(prefix=head_ids + before, suffix=after + suffix, notes=notes, story_suffix=after)
+    return PromptIds(prefix=head_ids + before, suffix=after + suffix, notes=fact_notes + notes, story_suffix=after)
+
+
+FACTS_SHARE = 2  # on overflow, the knowledge and keyword lines keep at most half of the prompt budget
+
+
+def fit_instruction(tokenizer, spec: dict, keywords: list[str], facts: list[str], limit: int) -> tuple[list[int], list[str]]:
+    """The instruction's ids with the lowest-ranked facts dropped until it fits `limit` tokens.
+
+    Long knowledge (story-bible entries pinned or flagged always) would otherwise leave no room
+    for the story itself; the note says how many facts were left out.
+    """
+    kept = list(facts)
+    ids = _encode(tokenizer, instruction_text(keywords, kept, spec))
+    while kept and len(ids) > limit:
+        kept.pop()
+        ids = _encode(tokenizer, instruction_text(keywords, kept, spec))
+    dropped = len(facts) - len(kept)
+    return ids, [f"knowledge clipped: the last {dropped} of {len(facts)} facts left out to fit the prompt"] if dropped else []
 
 
 MEMORY_SHARE, NOTE_SHARE = 4, 8  # on overflow, memory keeps 1/4 of the prompt budget, the note 1/8

@@ -103,3 +103,23 @@ def test_without_a_bible_nothing_changes(tiny_generator):
     pipeline = _pipeline(tiny_generator)
     step = _step(pipeline, StoryContext("Mara walked to the harbor."), keywords=["harbor"])
     assert [f.fact.source for f in step.facts] == ["conceptnet"]
+
+
+def test_long_entries_never_crowd_the_story_out_of_the_prompt(tiny_model, tiny_generator):
+    from engine.prompts import FACTS_SHARE, build_prompt
+
+    _, tokenizer = tiny_model
+    entries = [BibleEntry(f"E{i}", (), "the old boat " * 60, always=True) for i in range(8)]
+    facts = [e.fact("always").sentence + f" {i}" for i, e in enumerate(entries)]
+    context = StoryContext("Tom went to the sea.", ("He found a boat.",))
+    prompt = build_prompt(tokenizer, context=context, keywords=["boat"], facts=facts, max_prompt_tokens=240,
+                          style="plain")
+    assert len(prompt.prefix) + len(prompt.suffix) <= 240
+    assert any(n.startswith("knowledge clipped: the last") for n in prompt.notes)
+    story_ids = tokenizer(" He found a boat.", add_special_tokens=False)["input_ids"]
+    whole = prompt.prefix + prompt.suffix
+    assert any(whole[i:i + len(story_ids)] == story_ids for i in range(len(whole)))  # the latest sentence stays
+    assert len(whole) - len(prompt.prefix) <= 240 // FACTS_SHARE + len(prompt.story_suffix) + 40
+    step = _step(_pipeline(tiny_generator), StoryContext("Tom went to the sea.", bible=tuple(entries)),
+                 keywords=["boat"])
+    assert any("knowledge clipped" in n for n in step.notes)
