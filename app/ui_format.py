@@ -5,9 +5,12 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from engine.bible import SOURCE as BIBLE_SOURCE
 from engine.types import SamplingParams
 from storage import NodeView, Provenance, StorySummary
 
+BIBLE_MARK = "📖"
+RATING_MARKS = {"up": "👍", "down": "👎"}
 PARAM_LABELS = {
     "temperature": "temperature", "top_p": "top-p", "top_k": "top-k", "max_new_tokens": "max tokens",
     "n_candidates": "candidates", "knowledge_top_n": "knowledge top-N", "keyword_strength": "guidance",
@@ -16,12 +19,13 @@ PARAM_LABELS = {
 
 
 def fact_choices(provenance: Provenance) -> list[tuple[str, str]]:
-    """(label, value) pairs for the pin/veto boxes: the score, then the fact sentence."""
+    """(label, value) pairs for the pin/veto boxes: the score, then the fact (a bible entry by its name);
+    the value is the fact sentence, which is what pins and vetoes name."""
     choices = []
     for fact in provenance.facts:
-        text = str(fact.get("text") or fact.get("sentence") or "")
+        text = _fact_text(fact)
         if text:
-            choices.append((f"{_score(fact)} · {text}", text))
+            choices.append((f"{_score(fact)} · {fact_label(fact)}", text))
     return choices
 
 
@@ -31,11 +35,43 @@ def knowledge_html(provenance: Provenance) -> str:
         note = next((n for n in provenance.notes if "knowledge" in n), "no knowledge used")
         return f"<p class='cntrl-muted'>{escape(note)}</p>"
     rows = "".join(
-        f"<tr><td>{_score(f)}</td><td>{escape(str(f.get('text') or f.get('sentence') or ''))}</td>"
-        f"<td>{escape(str(f.get('relation', '')))}</td></tr>"
+        f"<tr><td>{_score(f)}</td><td>{escape(fact_label(f))}</td><td>{escape(_relation(f))}</td></tr>"
         for f in provenance.facts
     )
     return f"<table class='cntrl-facts'><tr><th>score</th><th>fact</th><th>relation</th></tr>{rows}</table>"
+
+
+def fact_label(fact: dict[str, Any]) -> str:
+    """A fact as the writer reads it; a story-bible entry starts with its name ("📖 Mara: ...")."""
+    text = _fact_text(fact)
+    return f"{BIBLE_MARK} {fact.get('head', '')}: {text}" if fact.get("source") == BIBLE_SOURCE else text
+
+
+def _relation(fact: dict[str, Any]) -> str:
+    """The relation column; for a bible entry, what called it up: its key, "always" or a pin."""
+    if fact.get("source") != BIBLE_SOURCE:
+        return str(fact.get("relation", ""))
+    trigger = str(fact.get("tail", ""))
+    how = {"always": "always included", "pinned": "pinned"}.get(trigger, f"key '{trigger}'")
+    return f"story bible ({how})"
+
+
+def _fact_text(fact: dict[str, Any]) -> str:
+    return str(fact.get("text") or fact.get("sentence") or "")
+
+
+def ratings_text(ratings) -> str:
+    """A version's ratings in one line: "👍 ann: vivid · 👎 bob" (empty when there are none)."""
+    return " · ".join(f"{RATING_MARKS.get(r.rating, r.rating)} {r.user}" + (f": {r.reason}" if r.reason else "")
+                      for r in ratings)
+
+
+def ratings_html(ratings) -> str:
+    """The ratings line of a sentence row, escaped."""
+    text = ratings_text(ratings)
+    if not text:
+        return "<span class='cntrl-muted'>not rated yet</span>"
+    return f"<span class='cntrl-ratings'>{escape(text)}</span>"
 
 
 def provenance_html(node: NodeView) -> str:

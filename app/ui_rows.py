@@ -15,6 +15,7 @@ from app.ui_format import (
     token_spans,
     version_label,
 )
+from app.ui_ratings import row_rating_tools, wire_row_ratings
 from storage import NodeView
 
 
@@ -39,11 +40,11 @@ def render_rows(current: ShownStory | None, wiring: RowWiring) -> None:
     if not view.nodes:
         gr.Markdown("No sentences yet: press **Suggest keywords**, **Write** or **Continue**.", elem_id="no-rows")
     for index, node in enumerate(view.nodes, start=1):
-        sentence_row(index, node, wiring)
+        sentence_row(index, node, wiring, view.ratings.get(node.id, []))
 
 
-def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
-    """The sentence, its keywords, regenerate, candidates, versions, knowledge and provenance."""
+def sentence_row(index: int, node: NodeView, w: RowWiring, ratings=()) -> None:
+    """The sentence, its keywords, regenerate, candidates, versions, ratings, knowledge and provenance."""
     with gr.Group(key=f"group-{node.id}", elem_classes=["cntrl-row"]):
         with gr.Row(key=f"main-{node.id}"):
             text = gr.Textbox(node.text, label=f"Sentence {index}", lines=1, max_lines=6, scale=5, interactive=True,
@@ -60,13 +61,14 @@ def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
             prev_v = gr.Button("◀", size="sm", min_width=40, key=f"pv-{node.id}", elem_id=f"prev-version-{index}")
             gr.Markdown(version_label(node), key=f"vl-{node.id}", elem_id=f"version-{index}")
             next_v = gr.Button("▶", size="sm", min_width=40, key=f"nv-{node.id}", elem_id=f"next-version-{index}")
+        rating_tools = row_rating_tools(index, node.id, ratings)
         with gr.Accordion("Knowledge and provenance", open=False, key=f"acc-{node.id}"):
             gr.HTML(knowledge_html(node.provenance), key=f"facts-{node.id}", elem_id=f"facts-{index}")
             choices = fact_choices(node.provenance)
             pinned = gr.CheckboxGroup(choices, label="Pin for the next regeneration", key=f"pin-{node.id}", interactive=True,
-                                      visible=bool(choices))
+                                      visible=bool(choices), elem_id=f"pin-{index}")
             vetoed = gr.CheckboxGroup(choices, label="Never use (veto)", key=f"veto-{node.id}", interactive=True,
-                                      visible=bool(choices))
+                                      visible=bool(choices), elem_id=f"veto-{index}")
             gr.HTML(provenance_html(node), key=f"prov-{node.id}", elem_id=f"provenance-{index}")
         tokens = shown_tokens(node)
         with gr.Accordion("Token alternatives", open=False, key=f"tacc-{node.id}", visible=bool(tokens),
@@ -78,6 +80,7 @@ def sentence_row(index: int, node: NodeView, w: RowWiring) -> None:
                                elem_id=f"alternatives-{index}")
     wire_row(index, w, text, keywords, pinned, vetoed, [regenerate, save, prev_c, next_c, prev_v, next_v])
     wire_alternatives(index, w, tokens, spans, options)
+    wire_row_ratings(index, w.handlers, w.story_id, rating_tools)
 
 
 def wire_alternatives(index: int, w: RowWiring, tokens: list[dict], spans, options) -> None:
