@@ -70,8 +70,10 @@ class StoryService:
         story = self.store.run(lambda s: storage.create_story(s, user_id=user_id, title=title, premise=premise))
         return self.load(user_id=user_id, story_id=story.id)
 
-    def load(self, *, user_id: int, story_id: int) -> StoryView:
-        return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id))
+    def load(self, *, user_id: int, story_id: int, with_bible: bool = False) -> StoryView:
+        """The story as its path; `with_bible` also reads its bible (what writing needs)."""
+        return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id,
+                                                           with_bible=with_bible))
 
     def list(self, *, user_id: int, include_deleted: bool = False) -> list[StorySummary]:
         return self.store.run(lambda s: storage.list_stories(s, user_id=user_id, include_deleted=include_deleted))
@@ -193,14 +195,14 @@ class StoryService:
 
     # ------------------------------------------------------------------ writing
     def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
-        view = self.load(user_id=user_id, story_id=story_id)
+        view = self.load(user_id=user_id, story_id=story_id, with_bible=True)
         with self.queue.ticket():
             return suggest(self.engine.get(), _context(view, len(view.nodes)), seed)
 
     def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
         """Stream the next sentence, save it after the head, then yield the story."""
         with self.locks.hold(story_id, user_id):
-            view = self.load(user_id=user_id, story_id=story_id)
+            view = self.load(user_id=user_id, story_id=story_id, with_bible=True)
             index = len(view.nodes) + 1
             step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, request)
             self._save(user_id, view, lambda s: storage.append_node(
@@ -212,7 +214,7 @@ class StoryService:
     ) -> Iterator[Delta | StoryView]:
         """Write sentence `index` again as a new version; optionally rewrite the later ones with their keywords."""
         with self.locks.hold(story_id, user_id):
-            view = self.load(user_id=user_id, story_id=story_id)
+            view = self.load(user_id=user_id, story_id=story_id, with_bible=True)
             node = _node_at(view, index)
             engine = self.engine.get()
             step = yield from self._sentence(engine, _context(view, index - 1), index, request)
@@ -238,7 +240,7 @@ class StoryService:
         """Write sentence `index` again from its first `position` tokens plus `token` (an alternative
         shown at `position`, by text or id), as a new version; its keywords and guidance still apply."""
         with self.locks.hold(story_id, user_id):
-            view = self.load(user_id=user_id, story_id=story_id)
+            view = self.load(user_id=user_id, story_id=story_id, with_bible=True)
             node = _node_at(view, index)
             tokens = _recorded_tokens(node, index)
             if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < len(tokens):

@@ -201,7 +201,7 @@ def set_memory(
 
 
 def load_story(
-    session: Session, *, user_id: int, story_id: int, include_deleted: bool = False
+    session: Session, *, user_id: int, story_id: int, include_deleted: bool = False, with_bible: bool = True
 ) -> StoryView:
     """Load a story as its path from the root to the head, with provenance.
 
@@ -210,6 +210,7 @@ def load_story(
         user_id: Acting user; must own the story.
         story_id: The story.
         include_deleted: Also load a soft-deleted story.
+        with_bible: Also load the bible's entries (`StoryView.bible`; up to 10,000 rows).
 
     Returns:
         A detached `StoryView`; each node lists its sibling versions.
@@ -248,7 +249,7 @@ def load_story(
         updated_at=story.updated_at,
         deleted_at=story.deleted_at,
         nodes=nodes,
-        bible=tuple(bible.entries_of(session, story)),
+        bible=tuple(bible.entries_of(session, story)) if with_bible else (),
         ratings=ratings.story_ratings(session, story),
     )
 
