@@ -4,8 +4,9 @@ An entry (a character, a place, an object, a rule of the world) has a name, trig
 text. It is triggered when one of its keys appears in the next sentence's keywords or in the
 latest sentences of the story (`SCAN_SENTENCES`, premise included), or always when the writer
 flagged it so. Triggered entries become `BibleFact`s that the contextual ranker scores against
-the story together with the retrieved knowledge; entries flagged "always" are kept in the prompt
-like pinned facts. Keys match case-insensitively as whole words, and as plain substrings in
+the story together with the retrieved knowledge; the best-ranked of them hold up to half of the
+prompt's fact places (`reserved_slots`), so a common keyword's WordNet facts cannot push out the
+entry the writer keyed; entries flagged "always" are kept in the prompt like pinned facts. Keys match case-insensitively as whole words, and as plain substrings in
 scripts written without spaces (Chinese, Japanese, Thai, ...).
 """
 
@@ -106,6 +107,12 @@ def _unspaced(ch: str) -> bool:
     return (0x0E00 <= code <= 0x0EFF or 0x1780 <= code <= 0x17FF or 0x3040 <= code <= 0x30FF
             or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF
             or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FFFF)
+
+
+def reserved_slots(top_n: int) -> int:
+    """Places of the top N kept for entries triggered by their keys (the best-ranked of them):
+    half, at least one. The rest of the places go to whatever ranks best, entries included."""
+    return max(1, top_n // 2) if top_n > 0 else 0
 
 
 def pinned_facts(entries: Iterable[BibleEntry], pinned: Iterable) -> list[Fact]:

@@ -73,7 +73,8 @@ class Pipeline:
     def choose_facts(self, context: StoryContext, keywords: list[str], facts, pinned, vetoed, top_n: int, timings,
                      notes: list[str] | None = None) -> list[ScoredFact]:
         """Retrieve and rank (the story bible's triggered entries beside the knowledge), or take the given
-        facts; pinned first, then bible entries flagged always, vetoed never."""
+        facts; pinned first, then bible entries flagged always, then up to `bible.reserved_slots`
+        of the triggered entries in rank order, then the rest by rank; vetoed never."""
         lore = bible.triggered(context.bible, keywords, context)
         if notes is not None:
             notes.extend(lore.notes())
@@ -90,7 +91,10 @@ class Pipeline:
             ranked = self.ranker.rank(context.text(), found, top_n=len(found)) if found else []
             scores = {f.fact.sentence: f for f in ranked}
             always = [scores.get(f.fact.sentence, f) for f in always]
-            ranked = ranked[: 2 * top_n + len(lore.always)]
+            keyed = {f.sentence for f in lore.matched}
+            # The best-ranked entries the writer's keys called up come before retrieved facts.
+            ranked = [f for f in ranked if f.fact.sentence in keyed][: bible.reserved_slots(top_n)] \
+                + ranked[: 2 * top_n + len(lore.always)]
             timings["rank"] = 1000 * (time.perf_counter() - t)
         pins = [ScoredFact(f, 1.0) for f in bible.pinned_facts(context.bible, pinned)]
         return bible.combine(pins, always, ranked, veto, top_n)

@@ -8,7 +8,7 @@ from engine.bible import BibleEntry, BibleFact, triggered
 from engine.keyword_predictor import KeywordPrediction
 from engine.knowledge.base import FixedRetriever, NullRanker
 from engine.pipeline import Pipeline
-from engine.types import Fact, SamplingParams, StoryContext
+from engine.types import Fact, SamplingParams, ScoredFact, StoryContext
 
 MARA = BibleEntry("Mara", ("Mara", "fisherwoman"), "Mara is blind and reads by touch.", entry_id=1)
 HARBOR = BibleEntry("Port Ellis", ("harbor", "Port Ellis"), "Port Ellis is a foggy harbor town.", entry_id=2)
@@ -123,3 +123,19 @@ def test_long_entries_never_crowd_the_story_out_of_the_prompt(tiny_model, tiny_g
     step = _step(_pipeline(tiny_generator), StoryContext("Tom went to the sea.", bible=tuple(entries)),
                  keywords=["boat"])
     assert any("knowledge clipped" in n for n in step.notes)
+
+
+def test_keyed_entries_keep_half_the_places_even_when_retrieved_facts_rank_higher(tiny_generator):
+    class Favouring(NullRanker):  # ranks every retrieved fact above every bible entry
+        def rank(self, context, facts, top_n=5):
+            ordered = sorted(facts, key=lambda f: f.source == "bible")
+            return [ScoredFact(f, 1.0 / (i + 1)) for i, f in enumerate(ordered[:top_n])]
+
+    facts = [Fact("RelatedTo", "harbor", f"thing{i}", f"A harbor has thing {i}.", 1.0, "wordnet") for i in range(9)]
+    pipeline = Pipeline(tiny_generator, _Predictor(), retriever=FixedRetriever(facts), ranker=Favouring())
+    entries = tuple(BibleEntry(f"E{i}", ("harbor",), f"Entry {i} lives by the harbor.", entry_id=i) for i in range(4))
+    step = _step(pipeline, StoryContext("A calm day.", bible=entries), keywords=["harbor"], top_n=5)
+    sources = [f.fact.source for f in step.facts]
+    assert len(sources) == 5 and sources.count("bible") == bible.reserved_slots(5) == 2
+    assert [f.fact.entry for f in step.facts if f.fact.source == "bible"] == [0, 1]  # the best-ranked entries
+    assert bible.reserved_slots(1) == 1 and bible.reserved_slots(0) == 0
