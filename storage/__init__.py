@@ -11,6 +11,7 @@ caller::
         story = create_story(session, user_id=1, title="The flat tire")
 """
 
+from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
 from storage.bible import (
     MAX_ENTRIES,
     EntryInput,
@@ -20,7 +21,6 @@ from storage.bible import (
     list_entries,
     update_entry,
 )
-from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
 from storage.config import data_dir, database_url
 from storage.db import make_engine, make_sessionmaker, ping, run_in_transaction
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StorageError

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "m009_bible_ratings"
 down_revision = "m008_memory"
 branch_labels = None
