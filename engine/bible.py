@@ -109,6 +109,21 @@ def _unspaced(ch: str) -> bool:
             or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FFFF)
 
 
+def retrievable(entries: Iterable[BibleEntry], keywords: list[str]) -> list[str]:
+    """The keywords worth looking up in WordNet/ConceptNet: not the name of a bible entry.
+
+    A keyword that names an entry ("Mara", or "Joe" of "Grandpa Joe") means the story's own
+    character or place, so the knowledge base's senses of the word ("a mara is a rodent") are
+    left out; the entry speaks for it. Other keywords are looked up as before.
+    """
+    names = set()
+    for entry in entries:
+        words = entry.name.split()
+        names.add(_fold(entry.name).strip())
+        names.update(_fold(w) for w in words if len(words) > 1 and w[:1].isupper())
+    return [k for k in keywords if _fold(k).strip() not in names]
+
+
 def reserved_slots(top_n: int) -> int:
     """Places of the top N kept for entries triggered by their keys (the best-ranked of them):
     half, at least one. The rest of the places go to whatever ranks best, entries included."""

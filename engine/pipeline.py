@@ -84,7 +84,7 @@ class Pipeline:
             ranked = [f if isinstance(f, ScoredFact) else ScoredFact(_as_fact(f), 1.0) for f in facts]
         else:
             t = time.perf_counter()
-            found = self.retriever.retrieve(keywords, limit=self.retrieve_limit)
+            found = self.retriever.retrieve(bible.retrievable(context.bible, keywords), limit=self.retrieve_limit)
             timings["retrieve"] = 1000 * (time.perf_counter() - t)
             t = time.perf_counter()
             found = [f for f in [*lore.always, *lore.matched, *found] if f.sentence not in veto]

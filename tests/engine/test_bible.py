@@ -139,3 +139,22 @@ def test_keyed_entries_keep_half_the_places_even_when_retrieved_facts_rank_highe
     assert len(sources) == 5 and sources.count("bible") == bible.reserved_slots(5) == 2
     assert [f.fact.entry for f in step.facts if f.fact.source == "bible"] == [0, 1]  # the best-ranked entries
     assert bible.reserved_slots(1) == 1 and bible.reserved_slots(0) == 0
+
+
+def test_a_keyword_naming_an_entry_is_not_looked_up_in_the_knowledge_base(tiny_generator):
+    entries = (MARA, BibleEntry("Grandpa Joe", ("Joe",), "Grandpa Joe no longer drives."))
+    assert bible.retrievable(entries, ["mara", "Joe", "grandpa", "harbor", "fisherwoman"]) == ["harbor", "fisherwoman"]
+    assert bible.retrievable((), ["Mara"]) == ["Mara"]
+    seen = []
+
+    class Recording(FixedRetriever):
+        def retrieve(self, keywords, limit=50):
+            seen.append(list(keywords))
+            return super().retrieve(keywords, limit)
+
+    rodent = Fact("IsA", "mara", "rodent", "A mara is a rodent.", 3.0, "wordnet")
+    pipeline = Pipeline(tiny_generator, _Predictor(), retriever=Recording([rodent]), ranker=NullRanker())
+    step = _step(pipeline, StoryContext("A calm day.", bible=(MARA,)), keywords=["Mara", "boat"])
+    assert seen == [["boat"]] and "A mara is a rodent." not in [f.fact.sentence for f in step.facts]
+    step = _step(pipeline, StoryContext("A calm day."), keywords=["Mara", "boat"])
+    assert "A mara is a rodent." in [f.fact.sentence for f in step.facts]
