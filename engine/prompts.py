@@ -131,14 +131,17 @@ def build_prompt(
     spec = prompt_templates()[resolve_style(tokenizer, style)]
     head, middle, tail = _frame(tokenizer, spec)
     head_ids = _encode(tokenizer, head)
-    instruction, fact_notes = fit_instruction(tokenizer, spec, keywords, facts, max_prompt_tokens // FACTS_SHARE)
+    frame = len(head_ids) + len(_encode(tokenizer, middle)) + len(_encode(tokenizer, tail))
+    story = sum(len(_encode(tokenizer, t)) for t in (context.text(), context.memory, context.authors_note) if t)
+    room = max(max_prompt_tokens - frame - story, max_prompt_tokens // FACTS_SHARE)  # all of it when it fits
+    instruction, fact_notes = fit_instruction(tokenizer, spec, keywords, facts, room)
     suffix = _encode(tokenizer, middle) + instruction + _encode(tokenizer, tail)
     budget = max_prompt_tokens - len(head_ids) - len(suffix)
     before, after, notes = fit_steered_story(tokenizer, spec, context, budget, max_prompt_tokens)
     return PromptIds(prefix=head_ids + before, suffix=after + suffix, notes=fact_notes + notes, story_suffix=after)
 
 
-FACTS_SHARE = 2  # on overflow, the knowledge and keyword lines keep at most half of the prompt budget
+FACTS_SHARE = 2  # when the prompt overflows, the knowledge and keyword lines keep at most half of it
 
 
 def fit_instruction(tokenizer, spec: dict, keywords: list[str], facts: list[str], limit: int) -> tuple[list[int], list[str]]:
