@@ -82,15 +82,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def add_user_command(args: argparse.Namespace) -> int:
-    from app.auth import add_user
-    from app.evaluation.cli import read_password, save_account
+def open_store(args: argparse.Namespace):
+    """The sessions database every command uses: --database-url, else $CNTRL_DATABASE_URL, else SQLite
+    in the data directory (--data-dir, else $CNTRL_DATA_DIR, else <repo>/data)."""
     from app.store import Store
     from engine.paths import data_dir
 
-    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))
+    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))  # the SQLite default lives there
+    return Store.open(args.database_url)
+
+
+def add_user_command(args: argparse.Namespace) -> int:
+    from app.auth import add_user
+    from app.evaluation.cli import read_password, save_account
+
     password = read_password(args.name, from_stdin=args.password_stdin)
-    store = Store.open(args.database_url)
+    store = open_store(args)
     print(save_account(store.factory, name=args.name, role=args.role, password=password))
     if args.auth_file:
         add_user(args.auth_file, args.name, password)
@@ -100,11 +107,7 @@ def add_user_command(args: argparse.Namespace) -> int:
 
 def pairs_command(args: argparse.Namespace) -> int:
     """Write the preference pairs from the database the editor would serve, and say how many."""
-    from app.store import Store
-    from engine.paths import data_dir
-
-    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))  # the database resolves as when serving
-    store = Store.open(args.database_url)
+    store = open_store(args)
     count, stories = write_pairs(store.factory, out=Path(args.out), user=args.user)
     whose = f" of {args.user}" if args.user else ""
     if count == 0:
@@ -143,15 +146,13 @@ def serve(args: argparse.Namespace) -> int:
     from app.auth import database_checker, import_auth_file, remember_client
     from app.engine_handle import EngineHandle
     from app.health import add_health_routes
-    from app.store import Store
     from app.ui import build_demo
     from engine.cli_write import params_from_args
     from engine.paths import data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = data_dir(args.data_dir)
-    os.environ["CNTRL_DATA_DIR"] = str(folder)  # the sessions database defaults to this folder too
-    store = Store.open(args.database_url)
+    store = open_store(args)
     if args.auth_file:
         added = import_auth_file(store.factory, args.auth_file)
         print(f"imported {len(added)} accounts from {args.auth_file}" if added else

@@ -58,23 +58,24 @@ class Library:
 
     @page_errors
     def export_json_file(self, story_id, request: gr.Request) -> str:
-        user, sid = self._ids(story_id, request)
-        return _file(f"story-{sid}.json", self.service.export_json(user_id=user, story_id=sid))
+        return self._export(story_id, request, "json", self.service.export_json)
 
     @page_errors
     def export_markdown_file(self, story_id, request: gr.Request) -> str:
-        user, sid = self._ids(story_id, request)
-        return _file(f"story-{sid}.md", self.service.export_markdown(user_id=user, story_id=sid))
+        return self._export(story_id, request, "md", self.service.export_markdown)
 
     @page_errors
     def export_text_file(self, story_id, request: gr.Request) -> str:
-        user, sid = self._ids(story_id, request)
-        return _file(f"story-{sid}.txt", self.service.export_text(user_id=user, story_id=sid))
+        return self._export(story_id, request, "txt", self.service.export_text)
 
     @page_errors
     def export_epub_file(self, story_id, request: gr.Request) -> str:
+        return self._export(story_id, request, "epub", self.service.export_epub)
+
+    def _export(self, story_id, request: gr.Request, suffix: str, export) -> str:
+        """A download of the story as `export(user_id=, story_id=)` writes it."""
         user, sid = self._ids(story_id, request)
-        return _file(f"story-{sid}.epub", self.service.export_epub(user_id=user, story_id=sid))
+        return _file(f"story-{sid}.{suffix}", export(user_id=user, story_id=sid))
 
     @page_errors
     def export_pairs_file(self, request: gr.Request) -> str:

@@ -70,10 +70,11 @@ class StoryService:
         story = self.store.run(lambda s: storage.create_story(s, user_id=user_id, title=title, premise=premise))
         return self.load(user_id=user_id, story_id=story.id)
 
-    def load(self, *, user_id: int, story_id: int, with_bible: bool = False) -> StoryView:
+    def load(self, *, user_id: int, story_id: int, with_bible: bool = False,
+             include_deleted: bool = False) -> StoryView:
         """The story as its path; `with_bible` also reads its bible (what writing needs)."""
         return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id,
-                                                           with_bible=with_bible))
+                                                           with_bible=with_bible, include_deleted=include_deleted))
 
     def list(self, *, user_id: int, include_deleted: bool = False) -> list[StorySummary]:
         return self.store.run(lambda s: storage.list_stories(s, user_id=user_id, include_deleted=include_deleted))
@@ -114,21 +115,17 @@ class StoryService:
         return self.store.run(lambda s: storage.export_markdown(s, user_id=user_id, story_id=story_id))
 
     def export_text(self, *, user_id: int, story_id: int) -> str:
-        """The story as plain text: title, premise and the sentences as prose."""
+        """The story as plain text: title, premise and the sentences as prose (a deleted story too, as
+        with Markdown)."""
         from storage.publish import story_text
 
-        return story_text(self._exported(user_id=user_id, story_id=story_id))
+        return story_text(self.load(user_id=user_id, story_id=story_id, include_deleted=True))
 
     def export_epub(self, *, user_id: int, story_id: int) -> bytes:
         """The story as an EPUB book of one chapter."""
         from storage.publish import story_epub
 
-        return story_epub(self._exported(user_id=user_id, story_id=story_id))
-
-    def _exported(self, *, user_id: int, story_id: int) -> StoryView:
-        """The story as exports show it (a deleted story can still be exported, as with Markdown)."""
-        return self.store.run(lambda s: storage.load_story(s, user_id=user_id, story_id=story_id,
-                                                           include_deleted=True))
+        return story_epub(self.load(user_id=user_id, story_id=story_id, include_deleted=True))
 
     def import_json(self, *, user_id: int, text: str) -> StoryView:
         try:
@@ -150,16 +147,15 @@ class StoryService:
                         always: bool = False) -> storage.EntryView:
         """Add an entry to the story's bible; returns it as stored."""
         entry = _checked_entry(name, keys, text, always)
-        row_id = self.store.run(lambda s: storage.add_entry(s, user_id=user_id, story_id=story_id, entry=entry).id)
-        return self._entry(user_id, story_id, row_id)
+        return self.store.run(lambda s: storage.entry_view(
+            storage.add_entry(s, user_id=user_id, story_id=story_id, entry=entry)))
 
     def update_bible_entry(self, *, user_id: int, story_id: int, entry_id: int, name: str, keys: str | list[str],
                            text: str, always: bool = False) -> storage.EntryView:
         """Replace an entry (its earlier version is kept in its history)."""
         entry = _checked_entry(name, keys, text, always)
-        self.store.run(lambda s: storage.update_entry(s, user_id=user_id, story_id=story_id, entry_id=entry_id,
-                                                      entry=entry))
-        return self._entry(user_id, story_id, entry_id)
+        return self.store.run(lambda s: storage.entry_view(
+            storage.update_entry(s, user_id=user_id, story_id=story_id, entry_id=entry_id, entry=entry)))
 
     def delete_bible_entry(self, *, user_id: int, story_id: int, entry_id: int) -> None:
         self.store.run(lambda s: storage.delete_entry(s, user_id=user_id, story_id=story_id, entry_id=entry_id))
@@ -167,9 +163,6 @@ class StoryService:
     def bible(self, *, user_id: int, story_id: int) -> list[storage.EntryView]:
         """The story's live bible entries, oldest first."""
         return self.store.run(lambda s: storage.list_entries(s, user_id=user_id, story_id=story_id))
-
-    def _entry(self, user_id: int, story_id: int, entry_id: int) -> storage.EntryView:
-        return next(e for e in self.bible(user_id=user_id, story_id=story_id) if e.id == entry_id)
 
     # ------------------------------------------------------------------ ratings
     def rate_sentence(self, *, user_id: int, story_id: int, index: int, rating: str, reason: str = "") -> str:
@@ -181,9 +174,6 @@ class StoryService:
     def rate_version(self, *, user_id: int, story_id: int, node_id: int, rating: str, reason: str = "",
                      label: str = "") -> str:
         """Rate any version in the story's tree; a version no longer in the story gets a clear refusal."""
-        if node_id not in {entry.node_id for entry in self.history(user_id=user_id, story_id=story_id)}:
-            raise AppError(f"version {node_id} is not part of story {story_id} (it may have been deleted); "
-                           "nothing was rated")
         saved = self.store.run(lambda s: storage.rate_node(s, user_id=user_id, story_id=story_id, node_id=node_id,
                                                            rating=rating, reason=reason).rating)
         what = label or f"version {node_id}"

@@ -132,6 +132,9 @@ def reserved_slots(top_n: int) -> int:
 
 def pinned_facts(entries: Iterable[BibleEntry], pinned: Iterable) -> list[Fact]:
     """The writer's pinned sentences as facts: a bible entry's text stays a bible fact, anything else is the writer's."""
+    pinned = list(pinned)
+    if not pinned:
+        return []
     by_text = {}
     for entry in entries:
         fact = entry.fact("pinned")

@@ -131,11 +131,14 @@ def build_prompt(
     spec = prompt_templates()[resolve_style(tokenizer, style)]
     head, middle, tail = _frame(tokenizer, spec)
     head_ids = _encode(tokenizer, head)
-    frame = len(head_ids) + len(_encode(tokenizer, middle)) + len(_encode(tokenizer, tail))
-    story = sum(len(_encode(tokenizer, t)) for t in (context.text(), context.memory, context.authors_note) if t)
-    room = max(max_prompt_tokens - frame - story, max_prompt_tokens // FACTS_SHARE)  # all of it when it fits
-    instruction, fact_notes = fit_instruction(tokenizer, spec, keywords, facts, room)
-    suffix = _encode(tokenizer, middle) + instruction + _encode(tokenizer, tail)
+    middle_ids, tail_ids = _encode(tokenizer, middle), _encode(tokenizer, tail)
+    instruction, fact_notes = _encode(tokenizer, instruction_text(keywords, facts, spec)), []
+    if len(instruction) > max_prompt_tokens // FACTS_SHARE:  # facts may not fit beside the story: measure it
+        story = sum(len(_encode(tokenizer, t)) for t in (context.text(), context.memory, context.authors_note) if t)
+        room = max(max_prompt_tokens - len(head_ids) - len(middle_ids) - len(tail_ids) - story,
+                   max_prompt_tokens // FACTS_SHARE)  # all of it when it fits
+        instruction, fact_notes = fit_instruction(tokenizer, spec, keywords, facts, room)
+    suffix = middle_ids + instruction + tail_ids
     budget = max_prompt_tokens - len(head_ids) - len(suffix)
     before, after, notes = fit_steered_story(tokenizer, spec, context, budget, max_prompt_tokens)
     return PromptIds(prefix=head_ids + before, suffix=after + suffix, notes=fact_notes + notes, story_suffix=after)

@@ -18,6 +18,7 @@ from storage.bible import (
     EntryView,
     add_entry,
     delete_entry,
+    entry_view,
     list_entries,
     update_entry,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "RatingView",
     "add_entry",
     "delete_entry",
+    "entry_view",
     "list_entries",
     "preference_pairs",
     "rate_node",

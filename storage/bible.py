@@ -128,12 +128,12 @@ def delete_entry(session: Session, *, user_id: int, story_id: int, entry_id: int
 def list_entries(session: Session, *, user_id: int, story_id: int, include_deleted: bool = False) -> list[EntryView]:
     """The story's entries, oldest first."""
     story = tree.get_story(session, user_id=user_id, story_id=story_id, include_deleted=True)
-    return [_view(row) for row in _rows(session, story.id, include_deleted)]
+    return [entry_view(row) for row in _rows(session, story.id, include_deleted)]
 
 
 def entries_of(session: Session, story: Story) -> list[EntryView]:
     """The live entries of a story already loaded."""
-    return [_view(row) for row in _rows(session, story.id, False)]
+    return [entry_view(row) for row in _rows(session, story.id, False)]
 
 
 def copy_entries(session: Session, *, source: Story, target: Story) -> None:
@@ -198,6 +198,7 @@ def _entry(session: Session, user_id: int, story_id: int, entry_id: int) -> Bibl
     return row
 
 
-def _view(row: BibleEntry) -> EntryView:
+def entry_view(row: BibleEntry) -> EntryView:
+    """A stored entry, detached from its session."""
     return EntryView(row.id, row.name, list(row.keys), row.text, row.always, len(row.history) + 1,
                      row.created_at, row.updated_at)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import tree, validate
+from storage.errors import InvalidInput, NotFound
 from storage.models import RATINGS, Node, SentenceRating, Story, User, utcnow
 
 MAX_REASON = 500
@@ -39,11 +40,16 @@ class RatingView:
 
 def rate_node(session: Session, *, user_id: int, story_id: int, node_id: int, rating: str,
               reason: str = "") -> SentenceRating:
-    """Rate one version of a sentence of the story (a version of a deleted story cannot be rated)."""
+    """Rate one version of a sentence of the story; a version not in the story, or of a deleted story,
+    is refused (`InvalidInput`, `NotFound`)."""
     rating = validate.choice((rating or "").strip().lower(), field="rating", options=RATINGS)
     reason = " ".join(validate.text(reason or "", field="reason", limit=MAX_REASON, allow_empty=True).split())
     story = tree.get_story(session, user_id=user_id, story_id=story_id)
-    node = tree.node_in_story(session, story, node_id)
+    try:
+        node = tree.node_in_story(session, story, node_id)
+    except (NotFound, InvalidInput):
+        raise InvalidInput(f"version {node_id} is not part of story {story_id} (it may have been deleted); "
+                           "nothing was rated") from None
     row = session.scalar(select(SentenceRating).where(SentenceRating.node_id == node.id,
                                                       SentenceRating.user_id == user_id))
     if row is None:
