@@ -86,10 +86,8 @@ def open_store(args: argparse.Namespace):
     """The sessions database every command uses: --database-url, else $CNTRL_DATABASE_URL, else SQLite
     in the data directory (--data-dir, else $CNTRL_DATA_DIR, else <repo>/data)."""
     from app.store import Store
-    from engine.paths import data_dir
 
-    os.environ["CNTRL_DATA_DIR"] = str(data_dir(args.data_dir))  # the SQLite default lives there
-    return Store.open(args.database_url)
+    return Store.open(args.database_url, data_dir=args.data_dir)
 
 
 def add_user_command(args: argparse.Namespace) -> int:
@@ -152,6 +150,7 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     folder = data_dir(args.data_dir)
+    os.environ["CNTRL_DATA_DIR"] = str(folder)  # the engine's WordNet lemma lookup takes no data-dir argument
     store = open_store(args)
     if args.auth_file:
         added = import_auth_file(store.factory, args.auth_file)

@@ -34,9 +34,10 @@ class Store:
     factory: sessionmaker[Session]
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Connect to `url` (default: CNTRL_DATABASE_URL, else data/stories.db) and migrate."""
-        engine = make_engine(url)
+    def open(cls, url: str | None = None, *, data_dir: str | None = None) -> Store:
+        """Connect to `url` (default: CNTRL_DATABASE_URL, else stories.db in `data_dir`, whose
+        default is $CNTRL_DATA_DIR, else data/) and migrate."""
+        engine = make_engine(url, data_dir=data_dir)
         upgrade(engine=engine)
         return cls(make_sessionmaker(engine))
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.errors import one_line  # noqa: F401 - the product's one error formatter, used by engine modules
+
 GiB = 1024**3
 STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential", "cpu")
 QUANTIZE_MODES = ("none", "8bit", "4bit")
@@ -443,16 +445,3 @@ def _notes(device_map: dict[str, Device]) -> list[str]:
     if "disk" in devices:
         notes.append("layers on disk need --offload-dir and are read back for every token")
     return notes
-
-
-def one_line(exc: BaseException) -> str:
-    """An error as one readable line: its first line, or its class name.
-
-    A database error (SQLAlchemy's) carries the statement and a documentation link on later
-    lines; its driver's own first line says what went wrong, shown as "database: ...".
-    """
-    from_db = type(exc).__module__.split(".")[0] == "sqlalchemy"
-    cause = (getattr(exc, "orig", None) or exc) if from_db else exc
-    text = str(cause).strip().splitlines()
-    first = text[0] if text else type(cause).__name__
-    return f"database: {first}" if from_db else first

@@ -28,18 +28,21 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_RETRY_CODES = {"40001", "40P01"}
 
 
-def make_engine(url: str | None = None, *, echo: bool = False, **kwargs: Any) -> Engine:
+def make_engine(url: str | None = None, *, echo: bool = False, data_dir: str | Path | None = None,
+                **kwargs: Any) -> Engine:
     """Create an engine for the resolved database URL.
 
     Args:
         url: SQLAlchemy URL; `None` resolves it through `storage.config.database_url`.
         echo: Log every SQL statement.
+        data_dir: The data directory holding the default SQLite file (when `url` and
+            `CNTRL_DATABASE_URL` name none).
         **kwargs: Passed on to `sqlalchemy.create_engine`.
 
     Returns:
         An engine; SQLite engines are configured for WAL and concurrent writers.
     """
-    resolved = make_url(database_url(url))
+    resolved = make_url(database_url(url, folder=data_dir))
     if resolved.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(resolved, echo=echo, **kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.planner import one_line  # noqa: F401 - the one error formatter, re-exported for storage callers
+from common.errors import one_line  # noqa: F401 - the product's one error formatter, re-exported for storage callers
 
 
 class StorageError(Exception):
