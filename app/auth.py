@@ -20,9 +20,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from storage.throttle import LoginPolicy
+from storage.validate import MAX_NAME
 
 _hasher = PasswordHasher()
-MAX_NAME = 100
 
 
 def read_auth_file(path: str | os.PathLike) -> dict[str, str]:
@@ -45,7 +45,7 @@ def add_user(path: str | os.PathLike, name: str, password: str) -> None:
     """Add or replace `name` in the auth file with an argon2id hash of `password`."""
     name = name.strip()
     if not name or len(name) > MAX_NAME or ":" in name or any(c.isspace() for c in name):
-        raise ValueError("a user name is 1-100 characters without spaces or ':'")
+        raise ValueError(f"a user name is 1-{MAX_NAME} characters without spaces or ':'")
     if not password:
         raise ValueError("the password is empty")
     file = Path(path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
 
 from app.errors import AppError
@@ -149,10 +150,16 @@ def _history_label(entry, ratings=()) -> str:
 
 
 def _file(name: str, content: str | bytes) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="cntrl-export-"))
-    path = folder / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return str(path)
+    """The download as a file in Gradio's cache, where Gradio serves it from (and removes it at shutdown).
+
+    It is written through a temporary folder that is removed before the handler returns, so an export
+    leaves one copy, Gradio's, instead of a `cntrl-export-*` folder per click. Gradio keeps a file already
+    in its cache where it is rather than copying it again.
+    """
+    with tempfile.TemporaryDirectory(prefix="cntrl-export-") as folder:
+        path = Path(folder) / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return save_file_to_cache(path, get_upload_folder())

@@ -49,10 +49,9 @@ from storage.stories import (
     fork_story,
     list_stories,
     load_story,
-    redo,
+    replace_from,
     restore_story,
     set_memory,
-    undo,
 )
 from storage.studies import (
     CONTROL_ANSWERS,
@@ -101,7 +100,7 @@ from storage.study_progress import (
 )
 from storage.throttle import LockedOut, LoginPolicy
 from storage.tree import children, get_story, visible_nodes
-from storage.undo_moves import forget_redo, record_move, redo_move, undo_move
+from storage.undo_moves import forget_redo, record_move, redo, redo_move, undo, undo_move
 from storage.users import (
     authenticate,
     create_user,
@@ -226,6 +225,7 @@ __all__ = [
     "redeem_invite",
     "redo",
     "release_overdue",
+    "replace_from",
     "revoke_invites",
     "restore_story",
     "run_in_transaction",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage import bible, ratings, tree, validate
+from storage import bible, ratings, tree, undo_moves, validate
 from storage.errors import InvalidInput
 from storage.models import RATINGS, Node, SentenceRating, Story
 from storage.records import Provenance, provenance_of
@@ -53,7 +53,7 @@ def export_json(session: Session, *, user_id: int, story_id: int) -> dict[str, A
         "created_at": story.created_at.isoformat(),
         "updated_at": story.updated_at.isoformat(),
         "head": refs.get(story.head_node_id) if story.head_node_id else None,
-        "redo": [refs[i] for i in story.redo_stack if i in refs],
+        "redo": [refs[i] for i in undo_moves.steps_back(session, story) if i in refs],
         "nodes": [_node_dict(node, refs) for node in nodes],
         "bible": bible.export_entries(session, story),
         "ratings": ratings.export_ratings(session, story, refs),
@@ -113,7 +113,7 @@ def import_json(session: Session, *, user_id: int, document: Mapping[str, Any]) 
                                    reason=reason, provenance=ratings.snapshot(session.get(Node, ids[ref])),
                                    created_at=when, updated_at=when))
     story.head_node_id = ids.get(header["head"])
-    story.redo_stack = [ids[ref] for ref in header["redo"]]
+    undo_moves.add_steps_back(session, story, [ids[ref] for ref in header["redo"]])
     story.created_at, story.updated_at = header["created_at"], header["updated_at"]
     session.flush()
     return story

@@ -110,8 +110,6 @@ class Story(Base):
         ForeignKey("nodes.id", use_alter=True, name="fk_stories_base_node_id_nodes")
     )
     forked_from_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
-    # Heads that undo left behind, most recent last; redo pops from here.
-    redo_stack: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column()

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage import bible, ratings, tree, validate
+from storage import bible, ratings, tree, undo_moves, validate
 from storage.errors import Conflict, InvalidInput
 from storage.models import Node, Story, utcnow
 from storage.records import NodeView, Provenance, StorySummary, StoryView, provenance_of
@@ -45,7 +45,6 @@ def create_story(
         title=validate.text(title, field="title", limit=validate.MAX_TITLE, allow_empty=True),
         premise=validate.text(premise, field="premise", allow_empty=True),
         settings=validate.json_object(settings, field="settings"),
-        redo_stack=[],
     )
     session.add(story)
     session.flush()
@@ -106,40 +105,39 @@ def add_sibling(
     return _add_node(session, story, parent, text, provenance)
 
 
+def replace_from(
+    session: Session, *, user_id: int, story_id: int, node_id: int, records: list[tuple[str, Provenance]]
+) -> Node:
+    """A new version of sentence `node_id`, then `records[1:]` after it, as one change undo takes back.
+
+    Args:
+        session: Open session; the caller commits.
+        user_id: Acting user; must own the story.
+        story_id: The story.
+        node_id: The sentence the first record is a new version of.
+        records: (text, provenance) of the new version and of each sentence to write after it.
+
+    Returns:
+        The new head; undo returns the story to the head it had before.
+    """
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    before = story.head_node_id
+    (first_text, first), *rest = records
+    head = add_sibling(session, user_id=user_id, story_id=story_id, node_id=node_id, text=first_text, provenance=first)
+    for text, record in rest:
+        head = append_node(session, user_id=user_id, story_id=story_id, text=text, provenance=record)
+    undo_moves.record_move(session, story_id=story.id, before=before, after=head.id)
+    return head
+
+
 def choose_node(session: Session, *, user_id: int, story_id: int, node_id: int) -> Node:
-    """Make any node of the story the head (switch version or branch)."""
+    """Make any node of the story the head (switch version or branch), as a change undo takes back."""
     story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
     node = tree.node_in_story(session, story, node_id)
-    _move_head(story, node.id, redo_stack=[])
+    before = story.head_node_id
+    undo_moves.move_head(session, story, node.id)
+    undo_moves.record_move(session, story_id=story.id, before=before, after=node.id)
     return node
-
-
-def undo(session: Session, *, user_id: int, story_id: int) -> Node | None:
-    """Move the head back one sentence; returns the new head (`None`: empty story).
-
-    Raises:
-        Conflict: The story is already empty.
-    """
-    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
-    if story.head_node_id is None:
-        raise Conflict("nothing to undo")
-    head = session.get(Node, story.head_node_id)
-    _move_head(story, head.parent_id, redo_stack=[*story.redo_stack, head.id])
-    return session.get(Node, head.parent_id) if head.parent_id else None
-
-
-def redo(session: Session, *, user_id: int, story_id: int) -> Node:
-    """Move the head forward to where the last undo left it.
-
-    Raises:
-        Conflict: There is nothing to redo.
-    """
-    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
-    if not story.redo_stack:
-        raise Conflict("nothing to redo")
-    *rest, node_id = story.redo_stack
-    _move_head(story, node_id, redo_stack=rest)
-    return session.get(Node, node_id)
 
 
 def fork_story(
@@ -244,7 +242,7 @@ def load_story(
         head_node_id=story.head_node_id,
         forked_from_id=story.forked_from_id,
         can_undo=story.head_node_id is not None,
-        can_redo=bool(story.redo_stack),
+        can_redo=undo_moves.can_redo(session, story),
         created_at=story.created_at,
         updated_at=story.updated_at,
         deleted_at=story.deleted_at,
@@ -339,11 +337,5 @@ def _add_node(
     )
     session.add(node)
     session.flush()
-    _move_head(story, node.id, redo_stack=[])
+    undo_moves.move_head(session, story, node.id)
     return node
-
-
-def _move_head(story: Story, node_id: int | None, *, redo_stack: list[int]) -> None:
-    story.head_node_id = node_id
-    story.redo_stack = redo_stack
-    story.updated_at = utcnow()

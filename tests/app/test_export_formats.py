@@ -4,6 +4,7 @@ the page's named events through gradio_client."""
 from __future__ import annotations
 
 import io
+import tempfile
 import json
 import xml.etree.ElementTree as ET
 import zipfile
@@ -120,3 +121,17 @@ def test_the_page_names_the_new_downloads(fake, store, service):
         service.rate_version(user_id=store.user_id(LOCAL_USER), story_id=story_id, node_id=edited, rating="down")
         pairs = Path(client.predict(api_name="/export_preference_pairs")).read_text(encoding="utf-8")
         assert [json.loads(line)["chosen"] for line in pairs.splitlines()] == [FIRST]
+
+
+def test_an_export_leaves_no_temporary_copy(service, fake, store, tmp_path, monkeypatch):
+    """Each download is one file in Gradio's cache, which serves it; nothing is left in the temp folder."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    library = Library(Handlers.of(service))
+    story_id = _story(service, fake, store.user_id(LOCAL_USER))
+    for export in (library.export_json_file, library.export_markdown_file, library.export_text_file,
+                   library.export_epub_file):
+        path = Path(export(story_id, None))
+        assert path.is_file() and path.is_relative_to(tmp_path / "gradio") and path.stat().st_size > 0
+    assert list((tmp_path / "tmp").iterdir()) == []

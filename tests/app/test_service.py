@@ -125,7 +125,7 @@ def test_a_stale_view_does_not_fork_the_tree(service, alice):
     stale = service.load(user_id=alice, story_id=story.id)
     write(service, alice, story.id)
     with pytest.raises(AppError, match="another window"):
-        service._save(alice, stale, lambda s: None)
+        service.writing._save(alice, stale, lambda s: None)
 
 
 def test_bad_premises_and_engine_errors_read_as_messages(service, alice, fake):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,9 @@ from storage import (
     load_story,
     make_engine,
     make_sessionmaker,
+    redo,
     submit_rating,
+    undo,
     upgrade,
 )
 
@@ -45,7 +48,7 @@ def test_autogenerate_finds_no_difference(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine=engine, revision="m001_initial") == "m001_initial"
     assert _diff(engine), "the comparison must see the tables m002 adds"
-    assert upgrade(engine=engine) == head_revision() == "m009_bible_ratings"
+    assert upgrade(engine=engine) == head_revision() == "m010_one_undo_store"
     assert _diff(engine) == []
     engine.dispose()
 
@@ -75,7 +78,7 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     assert "ratings" not in inspect(engine).get_table_names()
     assert "disabled_at" not in {c["name"] for c in inspect(engine).get_columns("users")}
 
-    assert upgrade(engine=engine) == "m009_bible_ratings"
+    assert upgrade(engine=engine) == "m010_one_undo_store"
     with factory.begin() as session:
         after = load_story(session, user_id=ann, story_id=story_id)
         assert after == before and after.text == "Uno."
@@ -127,7 +130,7 @@ def test_downgrade_and_upgrade_again(db_url):
     upgrade(engine=engine)
     assert downgrade(engine=engine, revision="base") == "base"
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine=engine) == "m009_bible_ratings"
+    assert upgrade(engine=engine) == "m010_one_undo_store"
     engine.dispose()
 
 
@@ -135,8 +138,59 @@ def test_command_line_upgrades_the_given_database(tmp_path):
     db = tmp_path / "cli.db"
     run = [sys.executable, "-m", "storage", "--db", f"sqlite:///{db}"]
     up = subprocess.run([*run, "upgrade"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "at m009_bible_ratings" in up.stdout
+    assert "at m010_one_undo_store" in up.stdout
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
     assert {"nodes", "ratings"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
+    """A story as m009 kept it (a redo stack of two sentences taken back, and a regenerate recorded
+    as a head move) undoes and redoes the same after m010 folds the stack into head_moves; a
+    downgrade to m009 gives the stack back."""
+    engine = make_engine(db_url)
+    upgrade(engine=engine, revision="m009_bible_ratings")
+    when = "'2026-12-01 10:00:00+00:00'"
+    node = ("INSERT INTO nodes (id, story_id, parent_id, position, text, source, keywords, keywords_source, facts, "
+            "candidates, chosen, params, seed, model, timings_ms, notes, backend, tokens, steering, created_at) "
+            "VALUES ({id}, 1001, {parent}, {position}, '{text}', 'typed', '[]', '', '[]', '[]', NULL, '{{}}', NULL, "
+            "'', '{{}}', '[]', '{{}}', '[]', '{{}}', {when})").replace("{when}", when)
+    with engine.begin() as connection:  # A. B2. (B2 replaced B), then C. and D. were taken back by undo
+        for statement in (
+            f"INSERT INTO users (id, name, role, password_hash, created_at) VALUES (1001, 'ann', 'writer', NULL, {when})",
+            "INSERT INTO stories (id, owner_id, title, premise, settings, redo_stack, created_at, updated_at, memory, "
+            f"authors_note, note_depth) VALUES (1001, 1001, 'Old', 'P.', '{{}}', '[1005, 1004]', {when}, {when}, "
+            "'', '', 1)",
+            node.format(id=1001, parent="NULL", position=0, text="A."),
+            node.format(id=1002, parent=1001, position=1, text="B."),
+            node.format(id=1003, parent=1001, position=1, text="B2."),
+            node.format(id=1004, parent=1003, position=2, text="C."),
+            node.format(id=1005, parent=1004, position=3, text="D."),
+            "UPDATE stories SET head_node_id = 1003 WHERE id = 1001",
+            "INSERT INTO head_moves (story_id, before_node_id, after_node_id, undone, created_at) "
+            f"VALUES (1001, 1002, 1003, false, {when})",
+        ):
+            connection.exec_driver_sql(statement)
+    assert upgrade(engine=engine) == "m010_one_undo_store"
+    assert "redo_stack" not in {c["name"] for c in inspect(engine).get_columns("stories")}
+    assert downgrade(engine=engine, revision="m009_bible_ratings") == "m009_bible_ratings"
+    with engine.connect() as connection:
+        stack = connection.exec_driver_sql("SELECT redo_stack FROM stories WHERE id = 1001").scalar()
+        moves = connection.exec_driver_sql("SELECT before_node_id, after_node_id FROM head_moves").all()
+    assert (json.loads(stack) if isinstance(stack, str) else stack) == [1005, 1004]
+    assert [tuple(m) for m in moves] == [(1002, 1003)]  # the regenerate stays a move; the steps back are the stack again
+    assert upgrade(engine=engine) == "m010_one_undo_store"
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        assert load_story(session, user_id=1001, story_id=1001).can_redo
+        assert [redo(session, user_id=1001, story_id=1001).id for _ in range(2)] == [1004, 1005]
+        assert load_story(session, user_id=1001, story_id=1001).text == "A. B2. C. D."
+        assert [undo(session, user_id=1001, story_id=1001).id for _ in range(2)] == [1004, 1003]
+        assert redo(session, user_id=1001, story_id=1001).id == 1004
+    with factory.begin() as session:
+        undo(session, user_id=1001, story_id=1001)
+        undo(session, user_id=1001, story_id=1001)  # the recorded regenerate: B. again, not one sentence less
+        assert load_story(session, user_id=1001, story_id=1001).text == "A. B."
+        assert redo(session, user_id=1001, story_id=1001).id == 1003
     engine.dispose()

@@ -23,6 +23,7 @@ from storage import (
     list_stories,
     load_story,
     redo,
+    replace_from,
     restore_story,
     undo,
 )
@@ -137,6 +138,27 @@ def test_undo_redo_move_the_head(session, users):
     append_node(session, user_id=ann, story_id=story.id, text="B2.")
     assert not load_story(session, user_id=ann, story_id=story.id).can_redo
     assert count_nodes(session, user_id=ann, story_id=story.id) == 4
+
+
+def test_undo_takes_back_a_replacing_change_then_sentences_and_redo_replays_both(session, users):
+    """One store, one rule: a new version (with the sentences re-attached after it) is one change;
+    undo returns the old version first, then takes back sentences; redo replays in reverse."""
+    ann = users["ann"]
+    story = create_story(session, user_id=ann)
+    a, b, _c = _write(session, ann, story.id, "A.", "B.", "C.")
+    text = lambda: load_story(session, user_id=ann, story_id=story.id).text  # noqa: E731
+    replace_from(session, user_id=ann, story_id=story.id, node_id=b.id,
+                 records=[("B2.", Provenance(source="edited")), ("C.", Provenance())])
+    assert text() == "A. B2. C."
+    steps = [undo(session, user_id=ann, story_id=story.id) and text() for _ in range(3)]
+    assert steps == ["A. B. C.", "A. B.", "A."]
+    assert [redo(session, user_id=ann, story_id=story.id) and text() for _ in range(3)] == [
+        "A. B.", "A. B. C.", "A. B2. C."]
+    with pytest.raises(Conflict):
+        redo(session, user_id=ann, story_id=story.id)
+    choose_node(session, user_id=ann, story_id=story.id, node_id=a.id)  # "make current" is a change too
+    undo(session, user_id=ann, story_id=story.id)
+    assert text() == "A. B2. C."
 
 
 def test_fork_shares_history_without_copying(session, users):
