@@ -160,7 +160,7 @@ def _keywords(keywords: Iterable[str] | str | None) -> list[str]:
     if not keywords:
         return []
     raw = keywords.split(",") if isinstance(keywords, str) else list(keywords)
-    return clean_keywords(raw[:MAX_RAW_KEYWORDS])[0]  # the pipeline's own rule: at most MAX_KEYWORDS words
+    return clean_keywords(raw[:MAX_RAW_KEYWORDS])[0]  # the pipeline's own rule: at most KEYWORDS_PER_SENTENCE words
 
 
 def _sentence_chunks(keywords: list[str], index: int) -> list[str]:

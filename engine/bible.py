@@ -28,8 +28,8 @@ SOURCE = "bible"
 
 
 @dataclass(frozen=True)
-class BibleEntry:
-    """One entry of a story's bible, as the engine sees it."""
+class LoreEntry:
+    """One entry of a story's bible as the engine matches it (storage keeps it as a `BibleEntry` row)."""
 
     name: str
     keys: tuple[str, ...]
@@ -65,7 +65,7 @@ class Triggered:
             if self.left_out else []
 
 
-def triggered(entries: Iterable[BibleEntry], keywords: Iterable[str], context: StoryContext) -> Triggered:
+def triggered(entries: Iterable[LoreEntry], keywords: Iterable[str], context: StoryContext) -> Triggered:
     """The entries flagged always, and those whose keys appear in `keywords` or the latest sentences."""
     pieces = [context.premise, *context.sentences][-SCAN_SENTENCES:]
     haystack = _fold(" \n ".join([*keywords, *pieces]))
@@ -109,7 +109,7 @@ def _unspaced(ch: str) -> bool:
             or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FFFF)
 
 
-def retrievable(entries: Iterable[BibleEntry], keywords: list[str]) -> list[str]:
+def retrievable(entries: Iterable[LoreEntry], keywords: list[str]) -> list[str]:
     """The keywords worth looking up in WordNet/ConceptNet: not the name of a bible entry.
 
     A keyword that names an entry ("Mara", or "Joe" of "Grandpa Joe") means the story's own
@@ -130,7 +130,7 @@ def reserved_slots(top_n: int) -> int:
     return max(1, top_n // 2) if top_n > 0 else 0
 
 
-def pinned_facts(entries: Iterable[BibleEntry], pinned: Iterable) -> list[Fact]:
+def pinned_facts(entries: Iterable[LoreEntry], pinned: Iterable) -> list[Fact]:
     """The writer's pinned sentences as facts: a bible entry's text stays a bible fact, anything else is the writer's."""
     pinned = list(pinned)
     if not pinned:

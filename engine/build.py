@@ -1,15 +1,31 @@
-"""Assemble a Pipeline from loading and knowledge options."""
+"""Assemble a Pipeline from loading and knowledge options.
+
+The keyword predictor and the generation backend are chosen by name from plain dict registries
+(`PREDICTORS`, `BACKEND_LOADERS`), so tests and ablations swap them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from engine.generator import BaseGenerator, Generator, GeneratorConfig
 from engine.keyword_predictor import KeywordPredictor
 from engine.loading import LoadConfig, LoadedModel, load_model
 from engine.pipeline import Pipeline, RakePredictor
 
-PREDICTORS = {"model": KeywordPredictor, "rake": RakePredictor}
+Predictor = KeywordPredictor | RakePredictor
+
+
+def _rake_predictor(generator: BaseGenerator) -> RakePredictor:
+    """RAKE on the latest sentence: needs no model."""
+    return RakePredictor()
+
+
+# name -> predictor made around the pipeline's generator
+PREDICTORS: dict[str, Callable[[BaseGenerator], Predictor]] = {"model": KeywordPredictor, "rake": _rake_predictor}
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,18 @@ class KnowledgeOptions:
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """What a backend that runs the model outside torch needs: tokenizer, files and prompt style."""
+
+    tokenizer: Any
+    model_id: str
+    gguf: Path | None  # the model's GGUF file, when it has one
+    folder: Path  # the model's folder (the converted copy of a GGUF)
+    adapter: Path | None  # the trained adapter's folder, when one applies
+    style: str  # the prompt style the adapter learned, else "auto"
+
+
 def generator_from_model(loaded: LoadedModel, config: GeneratorConfig | None = None) -> Generator:
     """The generator of a loaded model, in the prompt style its adapter learned (if any)."""
     adapter = getattr(loaded, "adapter", None)
@@ -30,38 +58,69 @@ def generator_from_model(loaded: LoadedModel, config: GeneratorConfig | None = N
     )
 
 
-def remote_generator(load: LoadConfig, config: GeneratorConfig | None = None) -> BaseGenerator:
-    """The llama-cpp or vllm generator `load` names, without loading torch weights here."""
+def _served_model(load: LoadConfig) -> ServedModel:
+    """The tokenizer, files and adapter of the model `load` names, without loading torch weights."""
     from engine.adapters import adapter_prompt_style, resolve_adapter
     from engine.loading import DEFAULT_MODEL, load_tokenizer
-    from engine.planner import ModelLoadError
 
     tokenizer, model_id, gguf, folder = load_tokenizer(load)
     adapter = resolve_adapter(load.adapter, default_model=model_id == DEFAULT_MODEL)
-    style = adapter_prompt_style(adapter) if adapter else "auto"
-    if load.backend == "llama-cpp":
-        from engine.backends.gguf_lora import cached_gguf_lora
-        from engine.backends.llama_cpp import LlamaCppGenerator, load_llama
+    return ServedModel(tokenizer, model_id, gguf, folder, adapter,
+                       adapter_prompt_style(adapter) if adapter else "auto")
 
-        if gguf is None:
-            raise ModelLoadError(f"--backend llama-cpp needs a .gguf model; {load.model} is not one")
-        lora = cached_gguf_lora(adapter, folder) if adapter else None
-        window = (config or GeneratorConfig()).max_context_tokens
-        llm = load_llama(gguf, n_ctx=window, threads=load.threads, lora=lora)
-        return LlamaCppGenerator(llm, tokenizer, model_id, config, gguf=str(gguf), prompt_style=style,
-                                 adapter=str(adapter) if adapter else None, lora_gguf=str(lora) if lora else None)
+
+def _torch_generator(load: LoadConfig, config: GeneratorConfig | None) -> Generator:
+    """The model loaded into this process with torch."""
+    return generator_from_model(load_model(load), config)
+
+
+def _llama_cpp_generator(load: LoadConfig, config: GeneratorConfig | None) -> BaseGenerator:
+    """The model's GGUF file run by llama.cpp, with the adapter as a GGUF LoRA."""
+    from engine.backends.gguf_lora import cached_gguf_lora
+    from engine.backends.llama_cpp import LlamaCppGenerator, load_llama
+    from engine.planner import ModelLoadError
+
+    served = _served_model(load)
+    if served.gguf is None:
+        raise ModelLoadError(f"--backend llama-cpp needs a .gguf model; {load.model} is not one")
+    adapter = served.adapter
+    lora = cached_gguf_lora(adapter, served.folder) if adapter else None
+    window = (config or GeneratorConfig()).max_context_tokens
+    llm = load_llama(served.gguf, n_ctx=window, threads=load.threads, lora=lora)
+    return LlamaCppGenerator(llm, served.tokenizer, served.model_id, config, gguf=str(served.gguf),
+                             prompt_style=served.style, adapter=str(adapter) if adapter else None,
+                             lora_gguf=str(lora) if lora else None)
+
+
+def _vllm_generator(load: LoadConfig, config: GeneratorConfig | None) -> BaseGenerator:
+    """A client of the vLLM server at `load.server_url`."""
     from engine.backends.vllm_client import VllmGenerator
 
-    served = load.served_model or (adapter.name if adapter else "cntrl-default")
-    return VllmGenerator(tokenizer, model_id, server_url=load.server_url, served_model=served, config=config,
-                         prompt_style=style, adapter=str(adapter) if adapter else None)
+    served = _served_model(load)
+    adapter = served.adapter
+    name = load.served_model or (adapter.name if adapter else "cntrl-default")
+    return VllmGenerator(served.tokenizer, served.model_id, server_url=load.server_url, served_model=name,
+                         config=config, prompt_style=served.style, adapter=str(adapter) if adapter else None)
 
 
-def make_predictor(name: str, generator: Generator) -> KeywordPredictor | RakePredictor:
-    """The keyword predictor registered as `name` ("model" or "rake")."""
+# name (`--backend`, engine.backends.BACKENDS) -> the generator that backend runs
+BACKEND_LOADERS: dict[str, Callable[[LoadConfig, GeneratorConfig | None], BaseGenerator]] = {
+    "torch": _torch_generator,
+    "llama-cpp": _llama_cpp_generator,
+    "vllm": _vllm_generator,
+}
+
+
+def generator_for(load: LoadConfig, config: GeneratorConfig | None = None) -> BaseGenerator:
+    """The generator of the backend `load.backend` names, for the model `load` names."""
+    return BACKEND_LOADERS[load.backend](load, config)
+
+
+def make_predictor(name: str, generator: BaseGenerator) -> Predictor:
+    """The keyword predictor registered as `name` in `PREDICTORS` ("model" or "rake")."""
     if name not in PREDICTORS:
         raise ValueError(f"unknown keyword predictor {name!r}; choose from {', '.join(PREDICTORS)}")
-    return KeywordPredictor(generator) if name == "model" else RakePredictor()
+    return PREDICTORS[name](generator)
 
 
 def pipeline_from_model(
@@ -92,9 +151,8 @@ def build_pipeline(
     predictor: str = "model",
     generator_config: GeneratorConfig | None = None,
 ) -> Pipeline:
-    """Load the model `load` names and compose the full pipeline."""
+    """Load the model `load` names on its backend and compose the full pipeline."""
     load = load or LoadConfig()
-    loaded = load_model(load) if load.backend == "torch" else remote_generator(load, generator_config)
     return pipeline_from_model(
-        loaded, knowledge=knowledge, data_dir=load.data_dir, predictor=predictor, generator_config=generator_config
+        generator_for(load, generator_config), knowledge=knowledge, data_dir=load.data_dir, predictor=predictor,
     )

@@ -35,8 +35,8 @@ class RowState:
 
 
 @dataclass(frozen=True)
-class Delta:
-    """A piece of streamed text for one candidate row."""
+class CandidateDelta:
+    """Text a candidate row added since its last delta (the token loop's streaming unit)."""
 
     row: int
     text: str
@@ -63,32 +63,67 @@ def phrase_table(phrases: list[list[int]], into: BanTable | None = None) -> BanT
     return table
 
 
-def _adjust(logits, rows, active, guide, vocab, seen, params, step, min_words, no_copy) -> torch.Tensor:
+@dataclass(frozen=True)
+class DecodeRules:
+    """What the token loop applies to every row at every step of one sentence."""
+
+    params: SamplingParams
+    vocab: VocabInfo
+    guide: KeywordGuide | None  # None: no keyword guidance
+    min_words: int  # no sentence end before this many words
+    no_copy: BanTable  # continuations banned after the row's last tokens (story 4-grams, echoes)
+
+
+@dataclass
+class LoopState:
+    """Where the token loop stands: every row, the rows still decoding, and the tokens they used."""
+
+    rows: list[RowState]
+    active: list[int]  # indices into `rows` of the rows still in the batch, in batch order
+    seen: torch.Tensor  # (A, V) tokens each active row has written
+    step: int = 0
+
+
+def adjust_logits(logits: torch.Tensor, rules: DecodeRules, state: LoopState) -> torch.Tensor:
     """Apply bans, guidance and penalties to (A, V) logits of the active rows."""
-    logits[:, list(vocab.banned)] = float("-inf")
-    for a, r in enumerate(active):
-        # Never copy a run of NO_COPY_NGRAM tokens from the story (small models love to repeat
-        # it), nor complete a banned phrase such as an echo of the instruction.
-        ids = rows[r].ids
+    logits[:, list(rules.vocab.banned)] = float("-inf")
+    _ban_copies(logits, rules.no_copy, state)
+    room = rules.params.max_new_tokens - state.step
+    _hold_back_ends(logits, rules, state)
+    if rules.guide is not None and rules.guide.active:
+        logits = rules.guide.bias_rows(logits, [state.rows[r].ids for r in state.active], state.active, state.step,
+                                       room)
+    logits = apply_repetition_penalty(logits, state.seen, rules.params.repetition_penalty)
+    if room <= 6:
+        _favour_ends(logits, rules, state, room)
+    return logits
+
+
+def _ban_copies(logits: torch.Tensor, no_copy: BanTable, state: LoopState) -> None:
+    """Never copy a run of NO_COPY_NGRAM tokens from the story (small models love to repeat
+    it), nor complete a banned phrase such as an echo of the instruction."""
+    for a, r in enumerate(state.active):
+        ids = state.rows[r].ids
         for k, table in no_copy.items():
             if len(ids) >= k:
                 banned = table.get(tuple(ids[len(ids) - k :]))
                 if banned:
                     logits[a, list(banned)] = float("-inf")
-    room = params.max_new_tokens - step
-    for a, r in enumerate(active):
-        if word_count(rows[r].text) < min_words:
-            # No empty or two-word sentences: hold back every way of ending.
+
+
+def _hold_back_ends(logits: torch.Tensor, rules: DecodeRules, state: LoopState) -> None:
+    """No empty or two-word sentences: hold back every way of ending before `min_words` words."""
+    vocab = rules.vocab
+    for a, r in enumerate(state.active):
+        if word_count(state.rows[r].text) < rules.min_words:
             logits[a, list(vocab.end_of_text + vocab.terminal + vocab.line_break)] = float("-inf")
-    if guide is not None and guide.active:
-        logits = guide.bias_rows(logits, [rows[r].ids for r in active], active, step, room)
-    logits = apply_repetition_penalty(logits, seen, params.repetition_penalty)
-    if room <= 6:
-        # Near the limit, favour closing the sentence so it is not cut.
-        for a, r in enumerate(active):
-            if guide is None or not guide.missing(r):
-                logits[a, list(vocab.terminal)] += 1.5 * (7 - room)
-    return logits
+
+
+def _favour_ends(logits: torch.Tensor, rules: DecodeRules, state: LoopState, room: int) -> None:
+    """Near the token limit, favour closing the sentence so it is not cut (once its keywords are in)."""
+    for a, r in enumerate(state.active):
+        if rules.guide is None or not rules.guide.missing(r):
+            logits[a, list(rules.vocab.terminal)] += 1.5 * (7 - room)
 
 
 def _finish_row(state: RowState, tokenizer, token: int, vocab: VocabInfo, min_words: int) -> None:
@@ -120,8 +155,8 @@ def decode_rows(
     story_ids: list[int] | None = None,
     banned_phrases: list[list[int]] | None = None,
     forced: list[int] | None = None,
-) -> Iterator[Delta | list[RowState]]:
-    """Decode one sentence per row; yields Deltas, then the final list of RowStates.
+) -> Iterator[CandidateDelta | list[RowState]]:
+    """Decode one sentence per row; yields CandidateDeltas, then the final list of RowStates.
 
     Args:
         logits: (B, V) logits of the first new token of each row.
@@ -132,41 +167,66 @@ def decode_rows(
             guidance, bans and the sentence end apply to what follows.
     """
     forced = forced or []
-    no_copy = phrase_table(banned_phrases or [], into=copy_table(story_ids or []))
+    rules = DecodeRules(params, vocab, guide, min_words,
+                        phrase_table(banned_phrases or [], into=copy_table(story_ids or [])))
     n = logits.shape[0]
-    rows = [RowState() for _ in range(n)]
-    active = list(range(n))
-    seen = torch.zeros_like(logits, dtype=torch.bool)  # (A, V) tokens already used per row
+    state = LoopState([RowState() for _ in range(n)], list(range(n)),
+                      torch.zeros_like(logits, dtype=torch.bool))  # seen: (A, V)
     for step in range(params.max_new_tokens):
-        adjusted = _adjust(logits.clone(), rows, active, guide, vocab, seen, params, step, min_words, no_copy)
-        tokens = choose_tokens(adjusted, params, generator)  # (A,)
-        if step < len(forced):
-            tokens = torch.full_like(tokens, forced[step])
-        choices = (token_choices(adjusted, tokens, temperature=params.temperature, k=params.alternatives,
-                                 tokenizer=tokenizer) if params.alternatives > 0 else None)
-        for a, r in enumerate(active):
-            if choices is not None and int(tokens[a]) not in vocab.end_of_text:
-                rows[r].choices.append(choices[a])
-            _finish_row(rows[r], tokenizer, int(tokens[a]), vocab, min_words)
-            if guide is not None:
-                guide.update(r, rows[r].text)
-            delta = rows[r].text[rows[r].shown :]
-            if delta and not delta.endswith("\ufffd"):
-                rows[r].shown = len(rows[r].text)
-                yield Delta(r, delta)
-        seen[torch.arange(len(active)), tokens] = True
-        keep = [a for a, r in enumerate(active) if not rows[r].done]
-        if not keep:
+        state.step = step
+        tokens, choices = _draw(logits, rules, state, generator, tokenizer, forced)
+        yield from _write_tokens(tokens, choices, rules, state, tokenizer)
+        state.seen[torch.arange(len(state.active)), tokens] = True
+        tokens = _drop_finished(state, tokens, cache)
+        if not state.active:
             break
-        if len(keep) < len(active):
-            idx = torch.tensor(keep, dtype=torch.long)
-            cache.batch_select_indices(idx)
-            tokens, seen = tokens[idx], seen[idx]
-            active = [active[a] for a in keep]
         logits = forward(tokens.unsqueeze(-1), cache)  # (A, V)
     else:
-        _mark_cut_words(rows, active, logits, tokenizer)
-    yield rows
+        _mark_cut_words(state.rows, state.active, logits, tokenizer)
+    yield state.rows
+
+
+def _draw(logits: torch.Tensor, rules: DecodeRules, state: LoopState, generator: torch.Generator, tokenizer,
+          forced: list[int]) -> tuple[torch.Tensor, list[TokenChoice] | None]:
+    """One token per active row (A,) from the adjusted logits, and each with its alternatives when asked."""
+    params = rules.params
+    adjusted = adjust_logits(logits.clone(), rules, state)
+    tokens = choose_tokens(adjusted, params, generator)  # (A,)
+    if state.step < len(forced):
+        tokens = torch.full_like(tokens, forced[state.step])
+    choices = (token_choices(adjusted, tokens, temperature=params.temperature, k=params.alternatives,
+                             tokenizer=tokenizer) if params.alternatives > 0 else None)
+    return tokens, choices
+
+
+def _write_tokens(tokens: torch.Tensor, choices: list[TokenChoice] | None, rules: DecodeRules, state: LoopState,
+                  tokenizer) -> Iterator[CandidateDelta]:
+    """Append each active row's token, update its keyword guidance and stream what its text gained."""
+    for a, r in enumerate(state.active):
+        row = state.rows[r]
+        if choices is not None and int(tokens[a]) not in rules.vocab.end_of_text:
+            row.choices.append(choices[a])
+        _finish_row(row, tokenizer, int(tokens[a]), rules.vocab, rules.min_words)
+        if rules.guide is not None:
+            rules.guide.update(r, row.text)
+        delta = row.text[row.shown :]
+        if delta and not delta.endswith("\ufffd"):  # never half a UTF-8 character
+            row.shown = len(row.text)
+            yield CandidateDelta(r, delta)
+
+
+def _drop_finished(state: LoopState, tokens: torch.Tensor, cache) -> torch.Tensor:
+    """Take finished rows out of the batch (and the cache); returns the tokens of the rows that go on."""
+    keep = [a for a, r in enumerate(state.active) if not state.rows[r].done]
+    if not keep:
+        state.active = []
+        return tokens
+    if len(keep) < len(state.active):
+        idx = torch.tensor(keep, dtype=torch.long)
+        cache.batch_select_indices(idx)
+        tokens, state.seen = tokens[idx], state.seen[idx]
+        state.active = [state.active[a] for a in keep]
+    return tokens
 
 
 def _mark_cut_words(rows, active, logits, tokenizer) -> None:
@@ -189,12 +249,10 @@ class RowRules:
     def __init__(self, tokenizer, *, params: SamplingParams, keywords: list[str], min_words: int,
                  story_ids: list[int], banned_phrases: list[list[int]], vocab: VocabInfo):
         self.tokenizer = tokenizer
-        self.params = params
-        self.min_words = min_words
-        self.vocab = vocab
-        self.guide = KeywordGuide.build(tokenizer, keywords, params.keyword_strength,
-                                        list(vocab.terminal + vocab.end_of_text), 1)
-        self.no_copy = phrase_table(banned_phrases, into=copy_table(story_ids))
+        guide = KeywordGuide.build(tokenizer, keywords, params.keyword_strength,
+                                   list(vocab.terminal + vocab.end_of_text), 1)
+        self.rules = DecodeRules(params, vocab, guide, min_words,
+                                 phrase_table(banned_phrases, into=copy_table(story_ids)))
         self.state = RowState()
         self.drawn = 0
         self.seen: torch.Tensor | None = None  # (1, V)
@@ -205,8 +263,8 @@ class RowRules:
             self.seen = torch.zeros((1, width), dtype=torch.bool, device=device)
         for token in output_ids[self.drawn :]:
             if not self.state.done:
-                _finish_row(self.state, self.tokenizer, int(token), self.vocab, self.min_words)
-                self.guide.update(0, self.state.text)
+                _finish_row(self.state, self.tokenizer, int(token), self.rules.vocab, self.rules.min_words)
+                self.rules.guide.update(0, self.state.text)
             if 0 <= int(token) < width:
                 self.seen[0, int(token)] = True
         self.drawn = len(output_ids)
@@ -214,10 +272,10 @@ class RowRules:
     def adjust(self, output_ids: list[int], logits: torch.Tensor) -> torch.Tensor:
         """(V,) logits for the next token of a row that has drawn `output_ids`."""
         self._observe(output_ids, logits.shape[-1], logits.device)
-        if self.state.done or self.drawn >= self.params.max_new_tokens:
+        if self.state.done or self.drawn >= self.rules.params.max_new_tokens:
             forced = torch.full_like(logits, float("-inf"))
             forced[self.stop_id] = 0.0
             return forced
-        adjusted = _adjust(logits.unsqueeze(0).float().clone(), [self.state], [0], self.guide, self.vocab, self.seen,
-                           self.params, self.drawn, self.min_words, self.no_copy)  # (1, V)
+        at = LoopState([self.state], [0], self.seen, self.drawn)
+        adjusted = adjust_logits(logits.unsqueeze(0).float().clone(), self.rules, at)  # (1, V)
         return adjusted[0].to(logits.dtype)

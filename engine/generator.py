@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from engine.alternatives import TokenChoice
-from engine.decode import Delta, RowState, decode_rows
+from engine.decode import CandidateDelta, RowState, decode_rows
 from engine.guidance import KeywordGuide
 from engine.kvcache import PrefixCache
 from engine.prompts import PromptIds, build_prompt, echo_phrase_ids
@@ -52,7 +52,7 @@ class GenerationResult:
     tokens: list[list[TokenChoice]] = field(default_factory=list)  # per candidate: each token and its alternatives
 
 
-def collect(stream: Iterator[Delta | GenerationResult]) -> GenerationResult:
+def collect(stream: Iterator[CandidateDelta | GenerationResult]) -> GenerationResult:
     """The GenerationResult that ends a `decode` or `stream` iterator (deltas are dropped)."""
     result = None
     for item in stream:
@@ -103,7 +103,7 @@ class BaseGenerator:
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
         cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
-    ) -> Iterator[Delta | GenerationResult]:
+    ) -> Iterator[CandidateDelta | GenerationResult]:
         """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result.
 
         `forced` tokens are written first by every row (a sentence continued from a chosen token).
@@ -113,7 +113,7 @@ class BaseGenerator:
     def stream(
         self, *, context: StoryContext, keywords: list[str], facts: list[str], params: SamplingParams,
         prefix_tokens: list[int] | None = None,
-    ) -> Iterator[Delta | GenerationResult]:
+    ) -> Iterator[CandidateDelta | GenerationResult]:
         """Stream the next sentence: text deltas per candidate row, then the GenerationResult.
 
         Args:
@@ -162,7 +162,7 @@ class Generator(BaseGenerator):
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
         cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
-    ) -> Iterator[Delta | GenerationResult]:
+    ) -> Iterator[CandidateDelta | GenerationResult]:
         """Pre-fill `prompt` and decode `params.n_candidates` rows; yields deltas then a result."""
         with self._lock, torch.inference_mode():
             t0 = time.perf_counter()
@@ -181,7 +181,7 @@ class Generator(BaseGenerator):
                 vocab=vocab, guide=guide, generator=generator, forward=self._forward, min_words=min_words,
                 story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(), forced=forced,
             ):
-                if isinstance(item, Delta):
+                if isinstance(item, CandidateDelta):
                     yield item
                 else:
                     final = item

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from engine.generator import Generator, collect, resolve_seed
 from engine.inflect import inflections, mentions
-from engine.keywords import MAX_KEYWORDS, clean_keywords, extract_keywords
+from engine.keywords import KEYWORDS_PER_SENTENCE, clean_keywords, extract_keywords
 from engine.paths import asset
 from engine.prompts import PromptIds, build_keyword_prompt, fit_story
 from engine.types import SamplingParams, StoryContext
@@ -39,7 +39,7 @@ class KeywordPrediction:
     seed: int
 
 
-def parse_keywords(raw: str, story: str = "", limit: int = MAX_KEYWORDS) -> list[str]:
+def parse_keywords(raw: str, story: str = "", limit: int = KEYWORDS_PER_SENTENCE) -> list[str]:
     """Valid keywords from the model's answer ("a, b and c" -> [a, b, c]).
 
     Words are lower-cased unless the story spells them capitalised (names); a keyword

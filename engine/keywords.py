@@ -17,7 +17,7 @@ from nltk.tokenize import NLTKWordTokenizer
 
 from engine.paths import asset
 
-MAX_KEYWORDS = 3
+KEYWORDS_PER_SENTENCE = 3  # control keywords kept for one sentence
 MAX_RAW_KEYWORDS = 64  # a longer list is clipped before validation
 MAX_KEYWORD_CHARS = 40
 _LETTER = r"[^\W\d_]"  # a letter of any script
@@ -88,7 +88,7 @@ def rake(text: str, max_words_per_phrase: int = 3) -> list[RakeKeyword]:
     return sorted(scored.values(), key=lambda k: (-k.score, k.position))
 
 
-def extract_keywords(text: str, top_k: int = MAX_KEYWORDS, single_words: bool = False) -> list[str]:
+def extract_keywords(text: str, top_k: int = KEYWORDS_PER_SENTENCE, single_words: bool = False) -> list[str]:
     """Top RAKE keywords of a sentence.
 
     With `single_words`, words that stand alone between stop words come first (RAKE run
@@ -104,7 +104,7 @@ def extract_keywords(text: str, top_k: int = MAX_KEYWORDS, single_words: bool = 
     return out[:top_k]
 
 
-def clean_keywords(raw: list[str] | str, limit: int = MAX_KEYWORDS) -> tuple[list[str], list[str]]:
+def clean_keywords(raw: list[str] | str, limit: int = KEYWORDS_PER_SENTENCE) -> tuple[list[str], list[str]]:
     """Validate user or model keywords.
 
     Args:

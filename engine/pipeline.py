@@ -13,10 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine import bible
-from engine.decode import Delta
+from engine.decode import CandidateDelta
 from engine.generator import GenerationResult, Generator, resolve_seed
 from engine.keyword_predictor import KeywordPrediction, KeywordPredictor
-from engine.keywords import MAX_KEYWORDS, MAX_RAW_KEYWORDS, clean_keywords, extract_keywords
+from engine.keywords import (
+    KEYWORDS_PER_SENTENCE,
+    MAX_RAW_KEYWORDS,
+    clean_keywords,
+    extract_keywords,
+)
 from engine.knowledge.base import NullRanker, NullRetriever, Ranker, Retriever
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
@@ -61,9 +66,10 @@ class Pipeline:
             raw = keywords.split(",") if isinstance(keywords, str) else list(keywords)
             if len(raw) > MAX_RAW_KEYWORDS:
                 notes.append(f"keywords clipped: {len(raw)} given, first {MAX_RAW_KEYWORDS} considered")
-            kept, dropped = clean_keywords(raw[:MAX_RAW_KEYWORDS], limit=MAX_KEYWORDS)
+            kept, dropped = clean_keywords(raw[:MAX_RAW_KEYWORDS], limit=KEYWORDS_PER_SENTENCE)
             if dropped:
-                notes.append(f"keywords dropped (stop words, punctuation, too long or past {MAX_KEYWORDS}): {len(dropped)}")
+                notes.append("keywords dropped (stop words, punctuation, too long or past "
+                             f"{KEYWORDS_PER_SENTENCE}): {len(dropped)}")
             if kept:
                 return kept, "given"
             notes.append("no valid keyword given; predicted instead")
@@ -137,7 +143,7 @@ class Pipeline:
         t = time.perf_counter()
         for item in self.generator.stream(context=context, keywords=kws, facts=[f.fact.sentence for f in ranked],
                                           params=params, prefix_tokens=prefix_tokens):
-            if isinstance(item, Delta):
+            if isinstance(item, CandidateDelta):
                 if item.row == 0:
                     yield item.text
             else:

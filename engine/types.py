@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.bible import BibleEntry
+    from engine.bible import LoreEntry
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class StoryContext:
     memory: str = ""
     authors_note: str = ""
     note_depth: int = 1
-    bible: tuple[BibleEntry, ...] = ()
+    bible: tuple[LoreEntry, ...] = ()
 
     def text(self) -> str:
         return " ".join([self.premise, *self.sentences]).strip()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.decode import Delta, RowState, decode_rows
+from engine.decode import CandidateDelta, RowState, decode_rows
 from engine.generator import BaseGenerator, GenerationResult, GeneratorConfig
 from engine.guidance import KeywordGuide
 from engine.planner import ModelLoadError, one_line
@@ -103,7 +103,7 @@ class LlamaCppGenerator(BaseGenerator):
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
         cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
-    ) -> Iterator[Delta | GenerationResult]:
+    ) -> Iterator[CandidateDelta | GenerationResult]:
         rows = max(1, params.n_candidates)
         vocab = vocab_info(self.tokenizer)
         ends = list(vocab.terminal + vocab.end_of_text)
@@ -129,8 +129,8 @@ class LlamaCppGenerator(BaseGenerator):
                         min_words=min_words, story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(),
                         forced=forced,
                     ):
-                        if isinstance(item, Delta):
-                            yield Delta(r, item.text)
+                        if isinstance(item, CandidateDelta):
+                            yield CandidateDelta(r, item.text)
                         else:
                             final.extend(item)
                     timings["prefill"] += 1000 * (t1 - t0)

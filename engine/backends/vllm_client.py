@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 
 from engine.backends import BackendUnavailable
-from engine.decode import Delta
+from engine.decode import CandidateDelta
 from engine.generator import BaseGenerator, GenerationResult, GeneratorConfig
 from engine.guidance import KeywordGuide
 from engine.inflect import mentions
@@ -113,7 +113,7 @@ class VllmGenerator(BaseGenerator):
     def decode(
         self, prompt: PromptIds, *, params: SamplingParams, keywords: list[str], seed: int,
         cache_name: str = "story", min_words: int = 4, forced: list[int] | None = None,
-    ) -> Iterator[Delta | GenerationResult]:
+    ) -> Iterator[CandidateDelta | GenerationResult]:
         if forced:
             raise ValueError("continuing a sentence from a chosen token needs the torch or llama-cpp backend; "
                              "the vLLM server does not take forced tokens")
@@ -142,7 +142,7 @@ class VllmGenerator(BaseGenerator):
                     delta = texts[r][shown[r]:]
                     if delta and not delta.endswith("\ufffd"):
                         shown[r] = len(texts[r])
-                        yield Delta(r, delta)
+                        yield CandidateDelta(r, delta)
         except (httpx.HTTPError, json.JSONDecodeError) as exc:  # dropped, or the server restarted mid-sentence
             raise BackendUnavailable(f"the vLLM server at {self.server_url} stopped mid-sentence: "
                                      f"{one_line(exc)}; nothing was saved, try again") from exc

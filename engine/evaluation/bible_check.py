@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import bible, paths
-from engine.bible import BibleEntry
+from engine.bible import LoreEntry
 from engine.types import SamplingParams, Step, StoryContext
 
 CASES_FILE = paths.asset("evaluation", "bible_cases.json")
@@ -34,7 +34,7 @@ SEED_STRIDE = 1000  # seed k of a case starts at base + k * SEED_STRIDE; sentenc
 class EntryCheck:
     """A bible entry and the patterns that score sentences against it."""
 
-    entry: BibleEntry
+    entry: LoreEntry
     contradicts: tuple[re.Pattern[str], ...]
     supports: tuple[re.Pattern[str], ...]
 
@@ -49,7 +49,7 @@ class BibleCase:
     plans: tuple[tuple[str, ...], ...]
 
     @property
-    def bible(self) -> tuple[BibleEntry, ...]:
+    def bible(self) -> tuple[LoreEntry, ...]:
         return tuple(check.entry for check in self.checks)
 
 
@@ -89,7 +89,7 @@ def _check(entry: Any, where: str) -> EntryCheck:
     keys = entry.get("keys", [])
     if not _words(keys) and not entry.get("always"):
         raise ValueError(f"{where}: entry {entry['name']!r} needs keys or always: true")
-    made = BibleEntry(entry["name"], tuple(keys), entry["text"], bool(entry.get("always", False)))
+    made = LoreEntry(entry["name"], tuple(keys), entry["text"], bool(entry.get("always", False)))
     return EntryCheck(made, _patterns(entry.get("contradicts", []), where), _patterns(entry.get("supports", []), where))
 
 
@@ -136,7 +136,7 @@ def score_sentence(sentence: str, checks: Iterable[EntryCheck]) -> Verdict:
     return Verdict(tuple(contradicts), tuple(supports))
 
 
-def mentions(sentence: str, entries: Iterable[BibleEntry]) -> list[str]:
+def mentions(sentence: str, entries: Iterable[LoreEntry]) -> list[str]:
     """Names of the entries one of whose keys the sentence contains (as the bible matches keys)."""
     context = StoryContext(sentence)
     return [fact.head for fact in bible.triggered(entries, [], context).matched]

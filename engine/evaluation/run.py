@@ -40,10 +40,10 @@ class BackendWriters:
         if self.backend == "torch":
             return None
         if trained not in self.made:
-            from engine.build import remote_generator
+            from engine.build import generator_for
             from engine.loading import LoadConfig
 
-            self.made[trained] = remote_generator(LoadConfig(
+            self.made[trained] = generator_for(LoadConfig(
                 backend=self.backend, adapter=self.adapter if trained else "none", data_dir=self.data_dir,
                 threads=self.threads, server_url=self.server_url,
                 served_model=self.served_model if trained else None))

@@ -11,7 +11,7 @@ from app.errors import AppError
 from app.fake_engine import FakeEngine
 from app.service import StoryService
 from app.writing import Delta, StepRequest, stream_sentence, suggest
-from engine.keywords import MAX_KEYWORDS, clean_keywords
+from engine.keywords import KEYWORDS_PER_SENTENCE, clean_keywords
 from engine.types import Fact, SamplingParams, StoryContext
 
 PREMISE = "Tom let his friend borrow his phone."
@@ -66,7 +66,7 @@ def assert_provenance(node, engine, *, seed: int, candidates: int) -> None:
     assert p.seed == seed and p.params["seed"] == seed and p.params["n_candidates"] == candidates
     assert p.model == engine.model_id and p.backend.get("name")
     assert {"keywords", "generate"} <= set(p.timings_ms) and all(v >= 0 for v in p.timings_ms.values())
-    assert 1 <= len(p.keywords) <= MAX_KEYWORDS and clean_keywords(p.keywords)[0] == p.keywords
+    assert 1 <= len(p.keywords) <= KEYWORDS_PER_SENTENCE and clean_keywords(p.keywords)[0] == p.keywords
     for fact in p.facts:
         assert set(fact) == FACT_KEYS and isinstance(fact["score"], float) and fact["text"] == fact["sentence"]
 
@@ -85,7 +85,7 @@ def test_given_keywords_are_kept_by_the_pipelines_rule(service, engine, alice):
 def test_empty_or_junk_keywords_are_predicted(service, engine, alice):
     story = service.new_story(user_id=alice, premise=PREMISE)
     suggested = service.suggest_keywords(user_id=alice, story_id=story.id, seed=3)
-    assert 1 <= len(suggested) <= MAX_KEYWORDS and clean_keywords(suggested)[0] == suggested
+    assert 1 <= len(suggested) <= KEYWORDS_PER_SENTENCE and clean_keywords(suggested)[0] == suggested
     _, view = write(service, alice, story.id, " , ", params=params())
     _, view = write(service, alice, story.id, "the, !!!", params=params(seed=6))
     for node, seed in zip(view.nodes, (5, 6), strict=True):

@@ -96,10 +96,10 @@ def test_gguf_lora_names_and_shapes(tmp_path):
 @pytest.mark.skipif(not HAS_LLAMA, reason="llama-cpp-python not installed (bash scripts/setup.sh --llama-cpp)")
 def test_llama_cpp_with_the_trained_adapter_writes_like_torch(default_pipeline):
     """The GGUF LoRA applies the shipped adapter: greedy sentences agree with the merged torch model."""
-    from engine.build import remote_generator
+    from engine.build import generator_for
     from engine.loading import LoadConfig
 
-    gen = remote_generator(LoadConfig(data_dir=str(PRODUCT_DATA_DIR), backend="llama-cpp"))
+    gen = generator_for(LoadConfig(data_dir=str(PRODUCT_DATA_DIR), backend="llama-cpp"))
     try:
         assert gen.provenance()["lora"].endswith(".gguf") and gen.prompt_style == default_pipeline.generator.prompt_style
         params = SamplingParams(temperature=0.0, max_new_tokens=30)

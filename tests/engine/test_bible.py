@@ -4,17 +4,17 @@ and pin, veto and always, on the Pipeline with a tiny random model."""
 from __future__ import annotations
 
 from engine import bible
-from engine.bible import BibleEntry, BibleFact, triggered
+from engine.bible import BibleFact, LoreEntry, triggered
 from engine.keyword_predictor import KeywordPrediction
 from engine.knowledge.base import FixedRetriever, NullRanker
 from engine.pipeline import Pipeline
 from engine.types import Fact, SamplingParams, ScoredFact, StoryContext
 
-MARA = BibleEntry("Mara", ("Mara", "fisherwoman"), "Mara is blind and reads by touch.", entry_id=1)
-HARBOR = BibleEntry("Port Ellis", ("harbor", "Port Ellis"), "Port Ellis is a foggy harbor town.", entry_id=2)
-RULE = BibleEntry("Rule", (), "Nobody in the town ever lies.", always=True, entry_id=3)
-LI = BibleEntry("Li Wei", ("李伟",), "李伟 bakes bread at dawn.", entry_id=4)
-ANNA = BibleEntry("Anna", ("Анна",), "Анна is the baker's sister.", entry_id=5)
+MARA = LoreEntry("Mara", ("Mara", "fisherwoman"), "Mara is blind and reads by touch.", entry_id=1)
+HARBOR = LoreEntry("Port Ellis", ("harbor", "Port Ellis"), "Port Ellis is a foggy harbor town.", entry_id=2)
+RULE = LoreEntry("Rule", (), "Nobody in the town ever lies.", always=True, entry_id=3)
+LI = LoreEntry("Li Wei", ("李伟",), "李伟 bakes bread at dawn.", entry_id=4)
+ANNA = LoreEntry("Anna", ("Анна",), "Анна is the baker's sister.", entry_id=5)
 
 
 def _names(facts) -> list[str]:
@@ -41,7 +41,7 @@ def test_keys_match_whole_words_any_case_and_scripts_without_spaces():
 
 
 def test_always_entries_come_without_keys_and_too_many_matches_are_noted():
-    lore = triggered([RULE, *[BibleEntry(f"P{i}", ("town",), f"P{i} lives here.") for i in range(70)]],
+    lore = triggered([RULE, *[LoreEntry(f"P{i}", ("town",), f"P{i} lives here.") for i in range(70)]],
                      ["town"], StoryContext("X."))
     assert _names(lore.always) == ["Rule"] and lore.always[0].tail == "always"
     assert len(lore.matched) == bible.MAX_TRIGGERED and lore.left_out == 70 - bible.MAX_TRIGGERED
@@ -49,7 +49,7 @@ def test_always_entries_come_without_keys_and_too_many_matches_are_noted():
 
 
 def test_a_long_entry_is_clipped_in_the_prompt():
-    long = BibleEntry("Saga", ("saga",), "word " * 500)
+    long = LoreEntry("Saga", ("saga",), "word " * 500)
     assert len(long.fact("saga").sentence) <= bible.PROMPT_CHARS
 
 
@@ -109,7 +109,7 @@ def test_long_entries_never_crowd_the_story_out_of_the_prompt(tiny_model, tiny_g
     from engine.prompts import FACTS_SHARE, build_prompt
 
     _, tokenizer = tiny_model
-    entries = [BibleEntry(f"E{i}", (), "the old boat " * 60, always=True) for i in range(8)]
+    entries = [LoreEntry(f"E{i}", (), "the old boat " * 60, always=True) for i in range(8)]
     facts = [e.fact("always").sentence + f" {i}" for i, e in enumerate(entries)]
     context = StoryContext("Tom went to the sea.", ("He found a boat.",))
     prompt = build_prompt(tokenizer, context=context, keywords=["boat"], facts=facts, max_prompt_tokens=240,
@@ -133,7 +133,7 @@ def test_keyed_entries_keep_half_the_places_even_when_retrieved_facts_rank_highe
 
     facts = [Fact("RelatedTo", "harbor", f"thing{i}", f"A harbor has thing {i}.", 1.0, "wordnet") for i in range(9)]
     pipeline = Pipeline(tiny_generator, _Predictor(), retriever=FixedRetriever(facts), ranker=Favouring())
-    entries = tuple(BibleEntry(f"E{i}", ("harbor",), f"Entry {i} lives by the harbor.", entry_id=i) for i in range(4))
+    entries = tuple(LoreEntry(f"E{i}", ("harbor",), f"Entry {i} lives by the harbor.", entry_id=i) for i in range(4))
     step = _step(pipeline, StoryContext("A calm day.", bible=entries), keywords=["harbor"], top_n=5)
     sources = [f.fact.source for f in step.facts]
     assert len(sources) == 5 and sources.count("bible") == bible.reserved_slots(5) == 2
@@ -142,7 +142,7 @@ def test_keyed_entries_keep_half_the_places_even_when_retrieved_facts_rank_highe
 
 
 def test_a_keyword_naming_an_entry_is_not_looked_up_in_the_knowledge_base(tiny_generator):
-    entries = (MARA, BibleEntry("Grandpa Joe", ("Joe",), "Grandpa Joe no longer drives."))
+    entries = (MARA, LoreEntry("Grandpa Joe", ("Joe",), "Grandpa Joe no longer drives."))
     assert bible.retrievable(entries, ["mara", "Joe", "grandpa", "harbor", "fisherwoman"]) == ["harbor", "fisherwoman"]
     assert bible.retrievable((), ["Mara"]) == ["Mara"]
     seen = []

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from engine.decode import Delta
+from engine.decode import CandidateDelta
 from engine.generator import GenerationResult, Generator, GeneratorConfig
 from engine.guidance import KeywordGuide
 from engine.inflect import mentions
@@ -33,7 +33,7 @@ def run_stream(generator: Generator, params: SamplingParams, keywords=("battery"
     texts: dict[int, str] = {}
     result = None
     for item in generator.stream(context=CONTEXT, keywords=list(keywords), facts=FACTS, params=params):
-        if isinstance(item, Delta):
+        if isinstance(item, CandidateDelta):
             texts[item.row] = texts.get(item.row, "") + item.text
         else:
             result = item

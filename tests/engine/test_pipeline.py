@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from engine.keyword_predictor import KeywordPredictor
-from engine.keywords import MAX_KEYWORDS, clean_keywords
+from engine.keywords import KEYWORDS_PER_SENTENCE, clean_keywords
 from engine.knowledge.base import FixedRetriever, NullRanker
 from engine.pipeline import Pipeline
 from engine.prompts import build_prompt
@@ -72,7 +72,7 @@ def test_predicted_keywords_are_valid_content_words(pipeline):
     context = StoryContext(PREMISE, ("His friend dropped it in the pool.",))
     step = pipeline.next_step(context, params=PARAMS)
     assert step.keywords_source in {"predicted", "rake-fallback"}
-    assert 1 <= len(step.keywords) <= MAX_KEYWORDS
+    assert 1 <= len(step.keywords) <= KEYWORDS_PER_SENTENCE
     assert clean_keywords(step.keywords)[0] == step.keywords
     assert step.timings_ms["keywords"] > 0
     assert pipeline.suggest_keywords(context, seed=3) == step.keywords
@@ -181,7 +181,7 @@ def test_a_thousand_keywords_are_clipped_to_the_limit(pipeline):
     keywords[0], keywords[1] = "battery", "the"
     step = pipeline.next_step(StoryContext(PREMISE), keywords=keywords, params=PARAMS)
     assert step.keywords_source == "given" and step.keywords[0] == "battery"
-    assert len(step.keywords) <= MAX_KEYWORDS
+    assert len(step.keywords) <= KEYWORDS_PER_SENTENCE
     assert any(n.startswith("keywords clipped: 1000 given") for n in step.notes)
     assert any(n.startswith("keywords dropped") for n in step.notes)
 
