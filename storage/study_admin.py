@@ -19,6 +19,14 @@ from storage.study_models import Assignment, Invite, Rating, RatingRevision, Stu
 from storage.users import create_user, get_user
 
 
+class InviteUsed(PermissionDenied):
+    """An invite opened again after its first use; says whose it was."""
+
+    def __init__(self, *, rater_id: int, study_id: int):
+        super().__init__("this invite was already used")
+        self.rater_id, self.study_id = rater_id, study_id
+
+
 @dataclass(frozen=True)
 class RatingRecord:
     """One current rating with what results need: systems, checks, time (admins only)."""
@@ -84,7 +92,8 @@ def redeem_invite(session: Session, *, token: str, rater_id: int | None = None) 
         (rater user id, study id).
 
     Raises:
-        PermissionDenied: Unknown, used or expired token, or a closed study.
+        InviteUsed: The token was used before (it names the rater who used it).
+        PermissionDenied: Unknown or expired token, or a closed study.
         Conflict: `rater_id` already has items in the invite's study.
     """
     if not isinstance(token, str) or not 10 <= len(token) <= 200:
@@ -92,8 +101,10 @@ def redeem_invite(session: Session, *, token: str, rater_id: int | None = None) 
     invite = session.scalar(
         select(Invite).where(Invite.token_hash == _digest(token)).with_for_update()
     )
-    if invite is None or invite.used_at is not None:
-        raise PermissionDenied("this invite is unknown or was already used")
+    if invite is None:
+        raise PermissionDenied("this invite link is unknown; please check it was copied whole")
+    if invite.used_at is not None:
+        raise InviteUsed(rater_id=invite.rater_id, study_id=invite.study_id)
     if invite.revoked_at is not None:
         raise PermissionDenied("this invite was withdrawn by the study's admin")
     if invite.expires_at <= utcnow():

@@ -59,6 +59,16 @@ def regular_items(session: Session, *, study_id: int) -> list[tuple[int, int]]:
     return [(item_id, ordinal) for item_id, ordinal in session.execute(query)]
 
 
+def regular_hidden(session: Session, *, study_id: int) -> list[dict]:
+    """The hidden data (systems, models, what produced each story) of a study's regular items, in order."""
+    query = (
+        select(StudyItem.hidden)
+        .where(StudyItem.study_id == study_id, StudyItem.is_attention_check.is_(False))
+        .order_by(StudyItem.ordinal)
+    )
+    return [dict(hidden or {}) for hidden in session.scalars(query)]
+
+
 def holdings(session: Session, *, study_id: int) -> list[Holding]:
     """Every assignment of a study (released ones included) with its rater's name."""
     rows = session.execute(

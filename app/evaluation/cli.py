@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,9 +15,11 @@ from app.evaluation.create import (
     FromRatings,
     Generation,
     StudySettings,
+    describe_provenance,
     make_study,
 )
-from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
+from app.evaluation.invites import issue_invites
+from app.evaluation.results import QualityRules, write_exports
 from app.evaluation.studies import StudySpec
 from app.evaluation.systems import SYSTEM_NAMES
 from storage import (
@@ -25,9 +27,9 @@ from storage import (
     STUDY_KINDS,
     NotFound,
     StorageError,
-    create_invite,
     create_user,
     data_dir,
+    get_study,
     get_user_by_name,
     list_users,
     make_engine,
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument(
         "--url", default="http://127.0.0.1:7861/", help="base URL of the rater page"
     )
+    invite.add_argument("--force", action="store_true", help="invite even when the study has no open slots left")
     results = sub.add_parser("results", help="print a study's results and export them")
     results.add_argument("--study", type=int, required=True)
     results.add_argument(
@@ -101,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     results.add_argument("--exclude-flagged", action="store_true")
     results.add_argument("--resamples", type=int, default=1000)
-    for flag in ("--csv", "--jsonl", "--raw-csv", "--raw-jsonl"):
-        results.add_argument(flag, default=None, metavar="PATH")
+    results.add_argument("--out", default=None, metavar="DIR", help="folder for the summary and raw ratings "
+                         "(CSV and JSONL); default: <data dir>/study-ID-NAME")
     status = sub.add_parser("status", help="how a study is running: open items, raters, agreement")
     status.add_argument("--study", type=int, required=True)
     status.add_argument("--min-accuracy", type=float, default=0.8)
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             "revoke": run_revoke,
         }[args.command]
         handler(factory=factory, args=args)
-    except (StorageError, ValueError, SQLAlchemyError) as error:
+    except (StorageError, ValueError, OSError, SQLAlchemyError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
@@ -197,22 +200,19 @@ def run_create(*, factory, args: argparse.Namespace) -> None:
     later = "" if made.assignments else "; raters get their share of items when they open an invite"
     what = f"{made.stories // 2} preference pairs" if args.from_ratings else f"{made.stories} stories"
     print(f"study {made.study_id}: {what}, {made.assignments} assignments{later}")
+    for system, provenance in made.provenance.items():
+        print(f"  {system}: {describe_provenance(provenance)}")
     if made.idle_raters:
         print(f"note: {', '.join(made.idle_raters)} got no items: every item already has {args.k} raters")
 
 
 def run_invite(*, factory, args: argparse.Namespace) -> None:
-    """Print invite links; only their hashes are stored."""
-
-    def work(session) -> list[tuple[int, str]]:
-        made = [
-            create_invite(session, study_id=args.study, expires_in=timedelta(days=args.days))
-            for _ in range(args.count)
-        ]
-        return [(invite.id, token) for invite, token in made]
-
-    for invite_id, token in run_in_transaction(factory, work):
-        print(f"{args.url}?invite={token}  # invite {invite_id}")
+    """Print invite links (only their hashes are stored); a study without room refuses unless --force."""
+    made = issue_invites(factory, study_id=args.study, count=args.count, days=args.days, base_url=args.url,
+                         force=args.force)
+    for invite_id, link in made.links:
+        print(f"{link}  # invite {invite_id}")
+    print(f"study {args.study} now has {made.room.describe()}")
 
 
 def run_revoke(*, factory, args: argparse.Namespace) -> None:
@@ -225,7 +225,8 @@ def run_revoke(*, factory, args: argparse.Namespace) -> None:
 
 
 def run_results(*, factory, args: argparse.Namespace) -> None:
-    """Print the results tables and write the requested exports."""
+    """Print the results tables and write the exports where --out says (default: a folder named for the study)."""
+    from app.evaluation.report import format_report
     from app.evaluation.results import study_results
 
     rules = QualityRules(
@@ -238,18 +239,17 @@ def run_results(*, factory, args: argparse.Namespace) -> None:
         lambda s: study_results(s, study_id=args.study, rules=rules, n_resamples=args.resamples),
     )
     records = run_in_transaction(factory, lambda s: study_ratings(s, study_id=args.study))
-    for name, rows in results.tables().items():
-        if rows:
-            print(f"\n## {name}\n" + to_csv(rows).rstrip())
-    exports = {
-        args.csv: to_csv(summary_rows(results)),
-        args.jsonl: to_jsonl(summary_rows(results)),
-        args.raw_csv: to_csv(raw_rows(records)),
-        args.raw_jsonl: to_jsonl(raw_rows(records)),
-    }
-    for path, text in exports.items():
-        if path:
-            Path(path).write_text(text, encoding="utf-8")
+    print(format_report(results))
+    out = Path(args.out) if args.out else default_out(factory, args.study)
+    paths = write_exports(out, study_id=args.study, results=results, records=records)
+    print(f"\nwrote {', '.join(p.name for p in paths)} to {out}")
+
+
+def default_out(factory, study_id: int) -> Path:
+    """`<data dir>/study-ID-NAME`: the study's own folder for its exports."""
+    name = run_in_transaction(factory, lambda s: get_study(s, study_id).name)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40]
+    return data_dir() / f"study-{study_id}{'-' + slug if slug else ''}"
 
 
 def run_status(*, factory, args: argparse.Namespace) -> None:

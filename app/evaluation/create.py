@@ -23,7 +23,7 @@ from app.evaluation.studies import (
     stories_from_pairs,
     stories_from_saved,
 )
-from app.evaluation.systems import WrittenStory, build_writers, generate_stories
+from app.evaluation.systems import WrittenStory, build_writers, check_parts, generate_stories
 from engine.paths import shared_file
 from storage import get_user_by_name, preference_pairs, regular_holders, run_in_transaction
 
@@ -99,6 +99,7 @@ class CreatedStudy:
     idle_raters: list[str]  # named raters left without items: every item already had k raters
     models_loaded: list[str]  # models loaded for this study
     models_reused: list[str]  # models the caller had already loaded
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)  # system -> what wrote its first story
 
 
 def make_study(
@@ -134,6 +135,7 @@ def make_study(
     else:
         gen, ready = settings.generation, dict(preloaded or {})
         premises = read_premises(gen.premises, limit=gen.limit, offset=gen.offset)
+        check_parts(systems=gen.systems, model=gen.model, other_model=gen.other_model, kb_path=gen.kb, preloaded=ready)
         writers = build_writers(systems=list(gen.systems), model=gen.model, other_model=gen.other_model,
                                 kb_path=gen.kb, predictor=gen.predictor, preloaded=ready)
         reused = [m for m in dict.fromkeys(gen.models()) if m in ready]
@@ -156,7 +158,21 @@ def make_study(
         return study.id, added, idle
 
     study_id, added, idle = run_in_transaction(factory, write)
-    return CreatedStudy(study_id, len(stories), added, idle, loaded, reused)
+    made_by: dict[str, dict[str, Any]] = {}
+    for story in stories if extra["source"] == "generated" else ():
+        made_by.setdefault(story.system, dict(story.provenance))
+    return CreatedStudy(study_id, len(stories), added, idle, loaded, reused, made_by)
+
+
+def describe_provenance(made: dict[str, Any]) -> str:
+    """One line of what wrote a system's stories, for the command line and the admin page."""
+    if "source" in made:
+        return f"{made['source']}, model {made.get('model', 'unknown')}"
+    knowledge = (f"knowledge base {made['knowledge_base']} ({made.get('knowledge_edges', 0):,} edges, "
+                 f"{made.get('facts_used', 0)} facts used)" if made.get("knowledge_base", "none") != "none"
+                 else "no knowledge")
+    return (f"model {made.get('model', '?')}, adapter {made.get('adapter', 'none')}, backend {made.get('backend', '?')}, "
+            f"{knowledge}, keywords {made.get('keywords', 'none')}")
 
 
 def _stories_from_ratings(

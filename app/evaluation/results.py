@@ -7,8 +7,9 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,7 +22,10 @@ from app.evaluation.stats import (
     normalise_outcome,
     win_rates,
 )
-from storage import CONTROL_SCORES, RatingRecord, get_study, study_ratings
+from storage import CONTROL_SCORES, RatingRecord, get_study, holdings, study_ratings
+from storage.study_progress import regular_hidden
+
+PROVENANCE_FIELDS = ("model", "adapter", "backend", "knowledge_base", "knowledge_edges", "keywords", "source")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class RaterQuality:
     """One rater's attention checks and pace."""
 
     rater_id: int
+    name: str
     items: int
     checks: int
     check_accuracy: float
@@ -55,6 +60,7 @@ class StudyResults:
     criteria: list[str]
     quality: list[RaterQuality] = field(default_factory=list)
     excluded: list[int] = field(default_factory=list)
+    systems: list[dict[str, Any]] = field(default_factory=list)  # what wrote each system's stories
     means: list[dict[str, Any]] = field(default_factory=list)
     win_rates: list[dict[str, Any]] = field(default_factory=list)
     bradley_terry: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +69,7 @@ class StudyResults:
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Table name -> rows, for display and the summary export."""
         return {
+            "systems": self.systems,
             "quality": [asdict(q) for q in self.quality],
             "means": self.means,
             "win_rates": self.win_rates,
@@ -71,8 +78,10 @@ class StudyResults:
         }
 
 
-def rater_quality(records: Sequence[RatingRecord], rules: QualityRules) -> list[RaterQuality]:
-    """Attention-check accuracy and median time per item of every rater."""
+def rater_quality(
+    records: Sequence[RatingRecord], rules: QualityRules, names: Mapping[int, str] | None = None
+) -> list[RaterQuality]:
+    """Attention-check accuracy and median time per item of every rater (`names`: id -> name)."""
     by_rater: dict[int, list[RatingRecord]] = {}
     for r in records:
         by_rater.setdefault(r.rater_id, []).append(r)
@@ -92,6 +101,7 @@ def rater_quality(records: Sequence[RatingRecord], rules: QualityRules) -> list[
         out.append(
             RaterQuality(
                 rater_id,
+                (names or {}).get(rater_id, f"rater {rater_id}"),
                 len(per_item),
                 len({r.item_id for r in checks}),
                 accuracy,
@@ -112,6 +122,8 @@ def summarise(
     rules: QualityRules = QualityRules(),
     n_resamples: int = 1000,
     seed: int = 0,
+    names: Mapping[int, str] | None = None,
+    items: Sequence[Mapping[str, Any]] = (),
 ) -> StudyResults:
     """Compute every results table from a study's ratings (pure: no database).
 
@@ -123,14 +135,16 @@ def summarise(
         rules: Flagging thresholds, and whether flagged raters are excluded.
         n_resamples: Bootstrap resamples for every interval.
         seed: Seed of the resampling.
+        names: Rater id -> name, for the quality table.
+        items: The hidden data of the study's regular items, for the systems' provenance.
 
     Returns:
         The tables; with `rules.exclude_flagged`, computed without the flagged raters.
     """
-    quality = rater_quality(records, rules)
+    quality = rater_quality(records, rules, names)
     excluded = [q.rater_id for q in quality if q.flagged] if rules.exclude_flagged else []
     kept = [r for r in records if not r.is_attention_check and r.rater_id not in excluded]
-    results = StudyResults(study_id, kind, list(criteria), quality, excluded)
+    results = StudyResults(study_id, kind, list(criteria), quality, excluded, provenance_table(items))
     for criterion in criteria:
         rows = [r for r in kept if r.criterion == criterion]
         if kind == "pairwise":
@@ -193,7 +207,43 @@ def _agreement(kind: str, criterion: str, rows: list[RatingRecord]) -> dict[str,
         "level": level,
         "raters": len(raters),
         "items": len(items),
+        "note": _alpha_note(value, table, items),
     }
+
+
+def _alpha_note(value: float, table: list[list[Any]], items: list[int]) -> str:
+    """Why alpha is missing, if it is."""
+    if not math.isnan(value):
+        return ""
+    most = max((sum(row[n] is not None for row in table) for n in range(len(items))), default=0)
+    if most < 2:
+        return "too few raters per item: alpha needs an item answered by 2 raters"
+    return "every answer is the same: alpha needs some variation between answers"
+
+
+def provenance_table(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What wrote each system's stories, from the items' hidden data; differing values are joined by " | "."""
+    seen: dict[str, dict[str, Any]] = {}
+    for hidden in items:
+        made = hidden.get("provenance") or {}
+        sides = (
+            [(hidden["systems"][side], made.get(side) or {}) for side in ("A", "B")]
+            if "systems" in hidden else [(str(hidden.get("system", "?")), made)]
+        )
+        for system, record in sides:
+            row = seen.setdefault(system, {"items": 0, "facts": [], **{f: {} for f in PROVENANCE_FIELDS}})
+            row["items"] += 1
+            row["facts"].append(int(record.get("facts_used", 0) or 0))
+            for name in PROVENANCE_FIELDS:
+                if name in record:
+                    row[name][str(record[name])] = None
+    table = []
+    for system, row in sorted(seen.items()):
+        values = {f: " | ".join(row[f]) for f in PROVENANCE_FIELDS if row[f]}
+        table.append({"system": system, "items": row["items"], **{f: values.get(f, "not recorded")
+                      for f in PROVENANCE_FIELDS if f != "source" or f in values},
+                      "facts_per_story": round(statistics.mean(row["facts"]), 1)})
+    return table
 
 
 def study_results(
@@ -207,6 +257,7 @@ def study_results(
     """Results of a stored study (admins only: the caller checks the role)."""
     study = get_study(session, study_id)
     records = study_ratings(session, study_id=study.id)
+    names = {h.rater_id: h.rater_name for h in holdings(session, study_id=study.id)}
     return summarise(
         study_id=study.id,
         kind=study.kind,
@@ -215,7 +266,29 @@ def study_results(
         rules=rules,
         n_resamples=n_resamples,
         seed=seed,
+        names=names,
+        items=regular_hidden(session, study_id=study.id),
     )
+
+
+def write_exports(
+    folder: str | Path, *, study_id: int, results: StudyResults, records: Sequence[RatingRecord]
+) -> list[Path]:
+    """Write the summary and the raw ratings as CSV and JSONL into `folder` (made if needed).
+
+    The one writer of result exports: the `results` command and the admin page's Results tab.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary, raw = summary_rows(results), raw_rows(records)
+    texts = {"summary.csv": to_csv(summary), "summary.jsonl": to_jsonl(summary),
+             "ratings.csv": to_csv(raw), "ratings.jsonl": to_jsonl(raw)}
+    paths = []
+    for name, text in texts.items():
+        path = folder / f"study-{study_id}-{name}"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def raw_rows(records: Sequence[RatingRecord]) -> list[dict[str, Any]]:

@@ -19,12 +19,15 @@ from app.evaluation.results import QualityRules, StudyResults, study_results
 from app.evaluation.status import StudyStatus, study_status
 from app.evaluation.studies import assign_share
 from storage import (
+    Conflict,
     NotFound,
     PermissionDenied,
     RaterItem,
+    StudyFull,
     get_study,
     get_user,
     has_items,
+    holdings,
     next_item,
     rater_studies,
     redeem_invite,
@@ -32,9 +35,14 @@ from storage import (
     set_closed,
     submit_answers,
 )
+from storage.studies import MAX_TIME_SPENT_MS
+from storage.study_admin import InviteUsed
 
 TOKEN_DAYS = 30
-MAX_ITEM_MS = 24 * 3600 * 1000
+USED_INVITE = ("This invite link has already been used. If you opened it in another browser, go on rating "
+               "there; otherwise please ask the study's admin for a new link.")
+FULL_STUDY = ("This study already has all the ratings it needs: every story has its raters, so there is "
+              "nothing left for you to rate. Thank you for your interest; your invite was left unused.")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,15 @@ class Identity:
 
     user_id: int
     role: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What opening an invite link led to."""
+
+    token: str | None  # the identity token to keep (None: nobody is logged in)
+    notice: str  # why there is nothing to rate from this link ("" when the rater can go on)
 
 
 @dataclass
@@ -83,9 +100,10 @@ class EvalService:
             raise PermissionDenied("your login has expired; please log in again") from None
         except (BadSignature, KeyError, TypeError, ValueError):
             raise PermissionDenied("please log in again") from None
-        if not run_in_transaction(self.factory, lambda s: _active(s, who.user_id)):
+        name = run_in_transaction(self.factory, lambda s: _active(s, who.user_id))
+        if name is None:
             raise PermissionDenied("this account is disabled or gone; please ask the study's admin")
-        return who
+        return Identity(who.user_id, who.role, name)
 
     def login(self, *, name: str, password: str, client: str | None = None) -> str:
         """Check a name and password behind the login throttle; returns an identity token.
@@ -130,6 +148,28 @@ class EvalService:
         rater_id, study_id = run_in_transaction(self.factory, work)
         return self.issue_token(Identity(rater_id, "rater")), study_id
 
+    def arrive(self, *, invite: str, current: str | None = None) -> Arrival:
+        """Open an invite link as a person would: go on rating, or a plain reason why not.
+
+        A link opened again by the rater who used it resumes their work without complaint;
+        anyone else, a full study's invitee, or a refused link gets only the reason.
+        """
+        try:
+            return Arrival(self.redeem(invite=invite, current=current)[0], "")
+        except InviteUsed as used:
+            mine = self._who(current)
+            return Arrival(current, "") if mine and mine.user_id == used.rater_id else Arrival(current, USED_INVITE)
+        except StudyFull:
+            return Arrival(current, FULL_STUDY)
+        except (PermissionDenied, Conflict) as error:
+            return Arrival(current, _sentence(str(error)))
+
+    def _who(self, token: str | None) -> Identity | None:
+        try:
+            return self.identify(token) if token else None
+        except PermissionDenied:
+            return None
+
     # -- rater ----------------------------------------------------------------------
     def my_studies(self, token: str) -> list[tuple[int, str]]:
         """(id, name) of the studies with items for this user."""
@@ -153,6 +193,14 @@ class EvalService:
 
         return run_in_transaction(self.factory, work)
 
+    def progress(self, token: str, *, study_id: int) -> tuple[int, int]:
+        """(done, total) of this rater's items in a study (items released past their lease not counted)."""
+        who = self.identify(token)
+        self._require_assigned(who, study_id)
+        mine = run_in_transaction(self.factory, lambda s: [
+            h.completed for h in holdings(s, study_id=study_id) if h.rater_id == who.user_id and not h.released])
+        return sum(mine), len(mine)
+
     def submit(
         self, token: str, *, item_id: int, answers: Mapping[str, Any], time_spent_ms: int
     ) -> None:
@@ -163,7 +211,9 @@ class EvalService:
             PermissionDenied: A bad token, or an item not assigned to this rater.
         """
         who = self.identify(token)
-        spent = max(0, min(int(time_spent_ms), MAX_ITEM_MS))
+        if item_id is None:
+            raise PermissionDenied("there is no item to answer: you have rated every item")
+        spent = max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS))
         run_in_transaction(self.factory, lambda s: submit_answers(
             s, rater_id=who.user_id, item_id=item_id, answers=answers, time_spent_ms=spent))
 
@@ -216,9 +266,16 @@ class EvalService:
         )
 
 
-def _active(session: Session, user_id: int) -> bool:
-    """Whether the account exists and is not disabled."""
+def _active(session: Session, user_id: int) -> str | None:
+    """The account's name when it exists and is not disabled, else `None`."""
     try:
-        return get_user(session, user_id).disabled_at is None
+        user = get_user(session, user_id)
     except NotFound:
-        return False
+        return None
+    return user.name if user.disabled_at is None else None
+
+
+def _sentence(text: str) -> str:
+    """An error message as a sentence: capitalised, with a full stop."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")) if text else text

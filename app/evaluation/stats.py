@@ -53,12 +53,20 @@ class WinRate:
 
 @dataclass(frozen=True)
 class BTScore:
-    """A Bradley-Terry log-strength (mean zero over systems) with a bootstrap interval."""
+    """A Bradley-Terry log-strength (mean zero over systems) with a bootstrap interval.
+
+    A system that won (or lost) every comparison has no finite estimate: the fit stops at the
+    optimiser's bound, and `bound` says so ("above": the true score is higher, "below": lower);
+    `low_bound` / `high_bound` say the same of the interval's ends.
+    """
 
     system: str
     score: float
     low: float
     high: float
+    bound: str = ""
+    low_bound: str = ""
+    high_bound: str = ""
 
 
 def mean_interval(
@@ -138,6 +146,11 @@ def _win_matrix(comparisons: Sequence[Comparison], systems: list[str]) -> np.nda
 
 def _fit_matrix(wins: np.ndarray) -> np.ndarray:
     """Maximum-likelihood log-strengths for a win matrix, centred at mean zero."""
+    return _fit(wins)[0]
+
+
+def _fit(wins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centred log-strengths, and per system +1 / -1 where the fit stopped at the bound (0 elsewhere)."""
     n = wins.shape[0]
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -161,7 +174,13 @@ def _fit_matrix(wins: np.ndarray) -> np.ndarray:
         bounds=[(-BT_BOUND, BT_BOUND)] * (n - 1),
     )
     theta = np.append(fit.x, 0.0)
-    return theta - theta.mean()
+    theta = theta - theta.mean()
+    side = np.zeros(n)
+    # At the bound the likelihood still rises outwards: the top and bottom systems are not estimable.
+    if np.any(np.abs(fit.x) >= BT_BOUND - 1e-3):
+        side[np.isclose(theta, theta.min(), atol=1e-3)] = -1
+        side[np.isclose(theta, theta.max(), atol=1e-3)] = 1
+    return theta, side
 
 
 def bradley_terry(
@@ -202,18 +221,28 @@ def bradley_terry_intervals(
         One `BTScore` per system, best first.
     """
     names = _systems(comparisons)
-    point = bradley_terry(comparisons, systems=names)
+    if len(names) < 2:
+        raise ValueError("Bradley-Terry needs comparisons between at least two systems")
+    point, point_side = _fit(_win_matrix(comparisons, names))
     rng = np.random.default_rng(seed)
     items = list(comparisons)
     draws = np.empty((n_resamples, len(names)))
+    sides = np.empty((n_resamples, len(names)))
     for r in range(n_resamples):
         picks = rng.integers(0, len(items), size=len(items))
-        draws[r] = _fit_matrix(_win_matrix([items[i] for i in picks], names))
+        draws[r], sides[r] = _fit(_win_matrix([items[i] for i in picks], names))
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
+    # A percentile lands on the bound when enough resamples stopped there: the tail's share on its
+    # own side, or all but the tail's share on the far side.
+    above, below = np.mean(sides == 1, axis=0) * 100, np.mean(sides == -1, axis=0) * 100
+    low_end = np.where(below >= tail, "below", np.where(above >= 100 - tail, "above", ""))
+    high_end = np.where(above >= tail, "above", np.where(below >= 100 - tail, "below", ""))
+    where = {1: "above", -1: "below", 0: ""}
     scores = [
-        BTScore(s, point[s], float(lo), float(hi))
-        for s, lo, hi in zip(names, low, high, strict=True)
+        BTScore(s, float(point[i]), float(low[i]), float(high[i]), where[int(point_side[i])],
+                str(low_end[i]), str(high_end[i]))
+        for i, s in enumerate(names)
     ]
     return sorted(scores, key=lambda s: -s.score)
 

@@ -107,6 +107,7 @@ def story_items(
             hidden: dict[str, Any] = {
                 "systems": {"A": left.system, "B": right.system},
                 "models": {"A": left.model, "B": right.model},
+                "provenance": {"A": dict(left.provenance), "B": dict(right.provenance)},
                 "premise_index": n,
             }
             if left.notes or right.notes:
@@ -143,6 +144,7 @@ def _hidden(story: WrittenStory, *, index: int) -> dict[str, Any]:
         "model": story.model,
         "story_index": index,
         "notes": list(story.notes),
+        "provenance": dict(story.provenance),
     }
 
 
@@ -251,6 +253,7 @@ def stories_from_saved(
                 system=system,
                 model=models[0] if models else "",
                 notes=[f"story {story_id}"],
+                provenance={"model": ", ".join(sorted(set(models))) or "unknown", "source": f"saved story {story_id}"},
             )
         )
     return out
@@ -296,6 +299,7 @@ def stories_from_pairs(pairs: Iterable[dict[str, Any]], *, limit: int) -> list[W
                 model=str(record.get("model") or ""),
                 notes=[f"{PAIR_NOTE}{len(seen)}", f"story {meta['story']}, sentence {meta['sentence']}, "
                        f"version {record['node']}", f"writer {meta['writer']}"],
+                provenance={"model": str(record.get("model") or "unknown"), "source": f"writer's {side} version"},
             ))
     if not out:
         raise InvalidInput("no preference pairs to compare yet: a pair is two versions of one sentence, one "

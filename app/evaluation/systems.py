@@ -6,6 +6,10 @@
 - `antonym`: each predicted keyword swapped for an antonym (ConceptNet, WordNet fallback).
 - `model`: the full pipeline on another model (`--other-model`).
 
+A system runs as named or not at all: `check_parts` refuses one whose model, trained adapter
+or knowledge base is missing (naming the command that provides it) before anything is loaded,
+and every story keeps what actually wrote it (`WrittenStory.provenance`).
+
 Nothing here loads a model at import; `build_writers` does, once per model, unless the
 caller hands it that model already loaded (the editor's engine, when the admin page runs
 inside the app).
@@ -15,11 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from app.evaluation.antonyms import AntonymTable
 
 SYSTEM_NAMES = ("full", "no_knowledge", "plain", "antonym", "model")
+KNOWLEDGE_SYSTEMS = ("full", "antonym", "model")  # the systems that write with the knowledge base
+
+
+class MissingParts(ValueError):
+    """A system cannot run as named: its model, trained adapter or knowledge base is missing."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class WrittenStory:
     system: str
     model: str
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)  # what wrote it: `provenance_of`
 
 
 class StepPipeline(Protocol):
@@ -62,7 +73,7 @@ class StoryWriter:
         """Write `n_sentences` after `premise`, seeded per sentence for reproducibility."""
         from engine.types import SamplingParams, StoryContext
 
-        context, sentences, keywords, notes = StoryContext(premise), [], [], []
+        context, sentences, keywords, notes, steps = StoryContext(premise), [], [], [], []
         for i in range(n_sentences):
             params = SamplingParams(seed=seed + i, keyword_strength=0.0 if self.plain else 4.0)
             given = None
@@ -71,11 +82,98 @@ class StoryWriter:
                 given, swapped = self.antonyms.swap(predicted)
                 notes.append(f"sentence {i + 1}: {swapped} of {len(predicted)} keywords swapped")
             step = _last(self.pipeline.stream_step(context, keywords=given, params=params))
+            steps.append(step)
             sentences.append(step.sentence)
             keywords.append([] if self.plain else list(step.keywords))
             context = context.extend(step.sentence)
         model = getattr(self.pipeline, "model_id", "")
-        return WrittenStory(premise, sentences, keywords, self.system, str(model), notes)
+        made = provenance_of(self.pipeline, steps, swapped=self.antonyms is not None)
+        return WrittenStory(premise, sentences, keywords, self.system, str(model), notes, made)
+
+
+def provenance_of(pipeline: Any, steps: Sequence[Any], *, swapped: bool = False) -> dict[str, Any]:
+    """What actually wrote a story: model, adapter, backend, knowledge base and its size, keyword source.
+
+    Read from the pipeline's stages and the Steps it returned, not from the system's name.
+    """
+    retriever = getattr(pipeline, "retriever", None)
+    path = getattr(retriever, "path", None)
+    sources = sorted({str(getattr(s, "keywords_source", "")) for s in steps} - {""})
+    backend = next((getattr(s, "backend", {}) for s in steps if getattr(s, "backend", None)), {})
+    return {
+        "model": next((str(s.model) for s in steps if getattr(s, "model", "")), str(getattr(pipeline, "model_id", ""))),
+        "adapter": Path(adapter).name if (adapter := next((s.adapter for s in steps if getattr(s, "adapter", None)),
+                                                          None)) else "none",
+        "backend": str(backend.get("name", "")) or "unknown",
+        "knowledge_base": str(path) if path else "none",
+        "knowledge_edges": _edges(path) if path else 0,
+        "knowledge_note": str(getattr(pipeline, "knowledge_note", "")),
+        "facts_used": sum(len(getattr(s, "facts", []) or []) for s in steps),
+        "keywords": ("antonyms of predicted" if swapped else ", ".join(sources)) or "none",
+    }
+
+
+def _edges(path: Any) -> int:
+    """Edges in a knowledge store (0 when it cannot be read)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT count(*) FROM edges").fetchone()[0] or 0)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def check_parts(
+    *,
+    systems: Sequence[str],
+    model: str,
+    other_model: str | None = None,
+    kb_path: str | None = None,
+    preloaded: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse systems whose parts are missing, before any model is loaded.
+
+    The models must resolve (the default one installed), the default model's trained adapter
+    must be in place, and the systems that write with knowledge need a knowledge base with
+    edges (or, for a handed-over pipeline, a retriever that is not the empty fallback).
+
+    Raises:
+        MissingParts: One line per missing part, each with the command that provides it.
+    """
+    from engine.adapters import DEFAULT_ADAPTER
+    from engine.knowledge import load_default_stage
+    from engine.knowledge.base import NullRetriever
+    from engine.loading import DEFAULT_MODEL, resolve_model
+
+    ready = dict(preloaded or {})
+    problems: list[str] = []
+    wanted = {s: str(other_model if s == "model" else model) for s in systems if s != "model" or other_model}
+    for name in dict.fromkeys(wanted.values()):
+        if name in ready:
+            continue
+        try:
+            resolved = resolve_model(_load_config(name).model)
+        except ValueError as error:
+            problems.append(f"model {name!r}: {error}")
+            continue
+        if resolved.model_id == DEFAULT_MODEL and not (DEFAULT_ADAPTER / "adapter_config.json").is_file():
+            problems.append(f"the default model's trained adapter is missing at {DEFAULT_ADAPTER} (restore it: "
+                            "git checkout -- assets/adapters/cntrl-smollm2; or train one: python -m engine train)")
+    for system, name in wanted.items():
+        if system not in KNOWLEDGE_SYSTEMS:
+            continue
+        if name in ready:
+            retriever, note = getattr(ready[name], "retriever", None), getattr(ready[name], "knowledge_note", "")
+        else:
+            retriever, _, note = load_default_stage(None, kb_path, ranker="null")
+        if isinstance(retriever, NullRetriever):
+            problems.append(f"system {system!r} writes with knowledge, but {note}")
+    if problems:
+        raise MissingParts("; ".join(dict.fromkeys(problems)))
 
 
 def _last(stream: Iterator[Any]) -> Any:

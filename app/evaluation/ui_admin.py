@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,18 +14,22 @@ from app.evaluation.create import (
     DEFAULT_PREMISES,
     Generation,
     StudySettings,
+    describe_provenance,
     engine_names,
     make_study,
     reusable,
 )
-from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
+from app.evaluation.invites import issue_invites
+from app.evaluation.report import report_tables
+from app.evaluation.results import QualityRules, write_exports
 from app.evaluation.service import EvalService
 from app.evaluation.status import format_status
 from app.evaluation.studies import StudySpec
 from app.evaluation.systems import SYSTEM_NAMES
-from storage import STUDY_KINDS, StorageError, create_invite, run_in_transaction, study_ratings
+from storage import STUDY_KINDS, StorageError, run_in_transaction, study_ratings
 
-TABLES = ("quality", "means", "win_rates", "bradley_terry", "agreement")
+TABLES = ("systems", "quality", "means", "win_rates", "bradley_terry", "agreement")
+FORCE_HINT = "tick “Invite even if the study is full” to make them anyway"
 
 
 def build_admin_tab(
@@ -51,20 +53,11 @@ def build_admin_tab(
                 exclude = gr.Checkbox(label="Exclude flagged raters")
             show_button = gr.Button("Show results", variant="primary", elem_id="show-results")
             status = gr.Markdown(elem_id="results-note")
-            plot = gr.BarPlot(
-                x="label",
-                y="value",
-                color="criterion",
-                label="Scores by system",
-                elem_id="results-plot",
-            )
-            frames = [
-                gr.Dataframe(label=name.replace("_", " ").capitalize(), elem_id=f"results-{name}")
-                for name in TABLES
-            ]
-            files = gr.Files(
-                label="Exports: summary and raw ratings, CSV and JSONL", elem_id="results-files"
-            )
+            plot = gr.BarPlot(x="label", y="value", color="criterion", label="Scores by system",
+                              elem_id="results-plot", visible=False)
+            frames = [gr.Dataframe(elem_id=f"results-{name}", visible=False, wrap=True) for name in TABLES]
+            files = gr.Files(label="Exports: summary (with each system's provenance) and raw ratings, CSV and JSONL",
+                             elem_id="results-files", visible=False)
         with gr.Tab("Study status", elem_id="status-tab"):
             with gr.Row():
                 status_study = gr.Number(label="Study id", value=1, precision=0, elem_id="status-study")
@@ -72,9 +65,9 @@ def build_admin_tab(
                 close_button = gr.Button("Close study", elem_id="close-study")
                 reopen_button = gr.Button("Reopen study", elem_id="reopen-study")
             status_text = gr.Markdown(elem_id="status-text")
-            status_raters = gr.Dataframe(label="Raters: progress, pace, attention checks, flags")
-            status_open = gr.Dataframe(label="Items with fewer than k answers")
-            status_agreement = gr.Dataframe(label="Agreement so far")
+            status_raters = gr.Dataframe(label="Raters: progress, pace, attention checks, flags", visible=False)
+            status_open = gr.Dataframe(label="Items with fewer than k answers", visible=False)
+            status_agreement = gr.Dataframe(label="Agreement so far", visible=False)
         with gr.Tab("Create study"):
             name = gr.Textbox(label="Name", elem_id="create-name")
             kind = gr.Dropdown(list(STUDY_KINDS), value="pairwise", label="Kind")
@@ -95,7 +88,9 @@ def build_admin_tab(
         with gr.Tab("Invite raters"):
             invite_study = gr.Number(label="Study id", value=1, precision=0, elem_id="invite-study")
             invite_count = gr.Number(label="How many links", value=1, precision=0, elem_id="invite-count")
+            invite_force = gr.Checkbox(label="Invite even if the study is full", elem_id="invite-force")
             invite_button = gr.Button("Make one-time links", elem_id="make-invites")
+            invite_note = gr.Markdown(elem_id="invite-note")
             links = gr.Textbox(label="Links (valid 7 days)", lines=4, elem_id="invite-links")
 
     def show_results(current, study, min_accuracy, min_seconds, drop) -> tuple[Any, ...]:
@@ -105,20 +100,24 @@ def build_admin_tab(
             min_seconds_per_item=float(min_seconds or 0),
             exclude_flagged=bool(drop),
         )
+        hidden = [gr.update(visible=False)] * (len(TABLES) + 2)
         try:
             results = service.results(current, study_id=int(study), rules=rules)
             records = run_in_transaction(
                 session_factory, lambda s: study_ratings(s, study_id=int(study))
             )
-        except StorageError as error:
-            return (f"**{error}**", None, *[None] * len(TABLES), None)
-        tables = results.tables()
-        note = f"Excluded raters: {results.excluded}" if results.excluded else "No rater excluded."
+        except (StorageError, ValueError, TypeError) as error:
+            return (f"**{error}**", *hidden)
+        shown = {t.name: t for t in report_tables(results)}
+        excluded = [q.name for q in results.quality if q.rater_id in results.excluded]
+        note = f"Excluded raters: {', '.join(excluded)}." if excluded else "No rater excluded."
+        folder = tempfile.mkdtemp(prefix=f"study-{results.study_id}-")
         return (
             note,
-            _plot_frame(results.kind, tables),
-            *[pd.DataFrame(tables[t]) for t in TABLES],
-            _exports(int(study), summary_rows(results), raw_rows(records)),
+            gr.update(value=_plot_frame(results.kind, results.tables()), visible=True),
+            *[_frame(shown.get(name)) for name in TABLES],
+            gr.update(value=[str(p) for p in write_exports(folder, study_id=results.study_id, results=results,
+                                                           records=records)], visible=True),
         )
 
     form = {"name": name, "kind": kind, "criteria": criteria, "systems": systems, "premises": premises,
@@ -134,23 +133,17 @@ def build_admin_tab(
         except (StorageError, ValueError, TypeError, OSError, AppError) as error:
             return f"**{error}**"
 
-    def invite(current, study, count, request: gr.Request) -> str:
-        """One-time links to this page (the address the admin is using), valid 7 days."""
+    def invite(current, study, count, force, request: gr.Request) -> tuple[str, str]:
+        """One-time links to this page (the address the admin is using), valid 7 days; a note on the room left."""
         page = (request.headers.get("referer") or "").split("?", 1)[0] if request else ""
         try:
             service.require_admin(current)
-            return "\n".join(
-                run_in_transaction(
-                    session_factory,
-                    lambda s: [
-                        f"{page}?invite="
-                        + create_invite(s, study_id=int(study), expires_in=timedelta(days=7))[1]
-                        for _ in range(max(1, min(int(count), 500)))
-                    ],
-                )
-            )
+            made = issue_invites(service.factory, study_id=int(study), count=int(count), base_url=page,
+                                 force=bool(force), hint=FORCE_HINT)
         except (StorageError, ValueError, TypeError) as error:
-            return str(error)
+            return f"**{error}**", ""
+        return f"Made {len(made.links)} links; study {int(study)} now has {made.room.describe()}.", "\n".join(
+            link for _, link in made.links)
 
     def show_status(current, study, close: bool | None = None) -> tuple[Any, ...]:
         """The study's progress; with `close` True or False, close or reopen it first."""
@@ -160,13 +153,13 @@ def build_admin_tab(
             else:
                 state = service.set_closed(current, study_id=int(study), closed=close)
         except (StorageError, ValueError, TypeError) as error:
-            return (f"**{error}**", None, None, None)
+            return (f"**{error}**", *[gr.update(visible=False)] * 3)
         tables = state.tables()
         return (
             f"```\n{format_status(state)}\n```",
-            pd.DataFrame(tables["raters"]),
-            pd.DataFrame(tables["under_k"], columns=["item", "answers", "holders"]),
-            pd.DataFrame(tables["agreement"]),
+            gr.update(value=pd.DataFrame(tables["raters"]), visible=True),
+            gr.update(value=pd.DataFrame(tables["under_k"], columns=["item", "answers", "holders"]), visible=True),
+            gr.update(value=pd.DataFrame(tables["agreement"]), visible=True),
         )
 
     status_outputs = [status_text, status_raters, status_open, status_agreement]
@@ -184,7 +177,8 @@ def build_admin_tab(
         api_name="results",
     )
     create_button.click(create, {token, *form.values()}, created, api_name=False)
-    invite_button.click(invite, [token, invite_study, invite_count], links, api_name=False)
+    invite_button.click(invite, [token, invite_study, invite_count, invite_force], [invite_note, links],
+                        api_name=False)
 
 
 def _plot_frame(kind: str, tables: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
@@ -194,7 +188,7 @@ def _plot_frame(kind: str, tables: dict[str, list[dict[str, Any]]]) -> pd.DataFr
     return pd.DataFrame(
         [
             {
-                "label": f"{r['system']} / {r['criterion']}",
+                "label": f"{r['system']} / {r['criterion']}" + (" (at the bound)" if r.get("bound") else ""),
                 "value": r[key],
                 "criterion": r["criterion"],
             }
@@ -204,18 +198,12 @@ def _plot_frame(kind: str, tables: dict[str, list[dict[str, Any]]]) -> pd.DataFr
     )
 
 
-def _exports(study_id: int, summary: list[dict], raw: list[dict]) -> list[str]:
-    """Write the four export files to a fresh temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix=f"study-{study_id}-"))
-    texts = {
-        "summary.csv": to_csv(summary),
-        "summary.jsonl": to_jsonl(summary),
-        "ratings.csv": to_csv(raw),
-        "ratings.jsonl": to_jsonl(raw),
-    }
-    for file_name, text in texts.items():
-        (folder / f"study-{study_id}-{file_name}").write_text(text, encoding="utf-8")
-    return [str(folder / f"study-{study_id}-{n}") for n in texts]
+def _frame(table: Any) -> Any:
+    """A display table as a visible, labelled Dataframe; hidden when it does not apply to the study's kind."""
+    if table is None:
+        return gr.update(value=None, visible=False)
+    columns = list(table.rows[0]) if table.rows else ["(no answers yet)"]
+    return gr.update(value=pd.DataFrame(table.rows, columns=columns), label=table.title, visible=True)
 
 
 def _names(text: str | None) -> list[str]:
@@ -262,4 +250,6 @@ def _create_study(factory: sessionmaker[Session], engine: Any, settings: StudySe
     notes = [f"written with the editor's loaded model {', '.join(made.models_reused)}"] if made.models_reused else []
     notes += [f"loaded {', '.join(made.models_loaded)} for this study"] if made.models_loaded else []
     notes += [f"{', '.join(made.idle_raters)} got no items"] if made.idle_raters else []
-    return f"Created study {made.study_id} with {made.stories} stories" + (f" ({'; '.join(notes)})." if notes else ".")
+    systems = "".join(f"\n- {system}: `{describe_provenance(p)}`" for system, p in made.provenance.items())
+    return (f"Created study {made.study_id} with {made.stories} stories" + (f" ({'; '.join(notes)})." if notes else ".")
+            + (f"\n\nWhat wrote each system's stories:{systems}" if systems else ""))

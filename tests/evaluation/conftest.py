@@ -13,6 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import create_user, make_engine, make_sessionmaker, upgrade
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch) -> Path:
+    """An empty data directory of the test's own, and no knowledge base override."""
+    monkeypatch.setenv("CNTRL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CNTRL_KB", raising=False)
+    return tmp_path / "data"
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> Path:
     """A SQLite file migrated to head once; each test gets a copy."""

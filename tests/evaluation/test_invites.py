@@ -230,9 +230,11 @@ def test_rater_tokens_are_signed_expire_and_die_with_a_disabled_account(factory,
 def test_a_withdrawn_invite_is_refused_even_when_replayed(factory, people, service, db_url, capsys):
     from app.evaluation.cli import main
 
-    study = _study(factory, people, premises=2, k=1, rate=0.0)
-    assert main(["--db", db_url, "invite", "--study", str(study), "--count", "3"]) == 0
-    links = capsys.readouterr().out.splitlines()
+    study = _study(factory, people, premises=2, k=1, rate=0.0)  # 2 rater slots
+    assert main(["--db", db_url, "invite", "--study", str(study), "--count", "3"]) == 2
+    assert "room for 2 more invites; pass --force" in capsys.readouterr().err
+    assert main(["--db", db_url, "invite", "--study", str(study), "--count", "3", "--force"]) == 0
+    links = [line for line in capsys.readouterr().out.splitlines() if "?invite=" in line]
     tokens = [line.split("invite=")[1].split()[0] for line in links]
     ids = [line.rsplit("invite ", 1)[1] for line in links]
     assert main(["--db", db_url, "revoke", "--study", str(study), "--invite", ids[0]]) == 0
