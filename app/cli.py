@@ -16,6 +16,7 @@ from storage.errors import StorageError, one_line
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+STOP_GRACE_S = 3  # after SIGTERM, seconds open page streams get to close before they are cut
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +138,6 @@ def write_pairs(factory, *, out: Path, user: str | None = None) -> tuple[int, in
 
 def serve(args: argparse.Namespace) -> int:
     """Open the database, start loading the model in the background, serve at once."""
-    import uvicorn
     from fastapi import FastAPI
 
     from app.admission import WritingQueue
@@ -173,8 +173,22 @@ def serve(args: argparse.Namespace) -> int:
     mount_pages(server, demo, eval_demo=eval_demo, auth=auth, factory=store.factory)
     print(f"CNTRL Studio on http://{args.host}:{args.port}/" + ("" if args.no_eval else
           f"  (evaluation pages: http://{args.host}:{args.port}/eval/)"), flush=True)
-    uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
+    run_until_stopped(server, host=args.host, port=args.port, on_stop=queue.stop)
     return 0
+
+
+def run_until_stopped(server, *, host: str, port: int, on_stop) -> None:
+    """Serve until SIGTERM or Ctrl-C; then `on_stop()` ends the sentences being written at their next
+    token (unsaved; what was saved is kept), and open streams get `STOP_GRACE_S` seconds to close."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            on_stop()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=STOP_GRACE_S)
+    Server(config).run()
 
 
 def mount_pages(server, demo, *, eval_demo=None, auth=None, factory=None) -> None:

@@ -9,6 +9,7 @@ storage's (`storage.undo`, `storage.redo`): this part only holds the lock around
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 
 from sqlalchemy.orm import Session
@@ -96,7 +97,7 @@ class StoryWriting:
     def _sentence(self, engine, context: StoryContext, index: int, request: StepRequest):
         """Stream one sentence when the writing queue admits it; returns its Step (`yield from`)."""
         with self.queue.ticket():
-            return (yield from _collect(stream_sentence(engine, context, index, request)))
+            return (yield from _collect(stream_sentence(engine, context, index, request), between=self.queue.check))
 
     def edit_sentence(self, *, user_id: int, story_id: int, index: int, text: str) -> StoryView:
         """Save the writer's text as a new version of sentence `index`; later sentences stay."""
@@ -167,14 +168,20 @@ class StoryWriting:
                                                                  records=records))
 
 
-def _collect(stream: Iterator[Delta | Step]):
-    """Re-yield the deltas of a sentence stream and return its Step (for `yield from`)."""
+def _collect(stream: Iterator[Delta | Step], *, between: Callable[[], None] = lambda: None):
+    """Re-yield the deltas of a sentence stream and return its Step (for `yield from`).
+
+    `between` runs after each token; when it raises (the server is stopping) the stream is
+    closed, so the engine computes no further token and nothing of the sentence is saved.
+    """
     step = None
-    for item in stream:
-        if isinstance(item, Step):
-            step = item
-        else:
-            yield item
+    with closing(stream):
+        for item in stream:
+            between()
+            if isinstance(item, Step):
+                step = item
+            else:
+                yield item
     return step
 
 
