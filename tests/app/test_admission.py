@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.admission import Busy, WritingQueue
+from app.admission import Busy, Stopping, WritingQueue
 from app.engine_handle import EngineHandle
 from app.service import StoryService
 from app.writing import Delta, StepRequest
@@ -146,3 +146,35 @@ def test_through_the_api_a_writer_beyond_the_queue_is_told_busy_with_the_positio
         for i, c in enumerate(clients):  # the busy writer's story is intact; the others got their sentence
             nodes = json.loads(c.predict(stories[i], api_name="/export_story"))["nodes"]
             assert len(nodes) == (0 if outcomes[i].startswith("refused") else 1)
+
+
+def test_stopping_refuses_waiters_and_ends_the_sentence_being_written_unsaved(fake, store, alice):
+    """What SIGTERM does: the waiter is refused at once, the running sentence ends at its next
+    token with nothing of it saved, and its story can be written again at once (lock given back)."""
+    queue = WritingQueue(concurrency=1, capacity=4, max_wait_s=30)
+    service = StoryService(engine=EngineHandle.of(fake), store=store, queue=queue)
+    story = service.new_story(user_id=alice, premise="Ann drove home.")
+    other = service.new_story(user_id=alice, premise="Bo sailed.")
+    stream = service.stream_write(user_id=alice, story_id=story.id, request=StepRequest(keywords="rain"))
+    assert isinstance(next(stream), Delta)  # the first token is on the page; the sentence holds the queue
+    refused: list[str] = []
+
+    def wait_in_queue() -> None:
+        try:
+            list(service.stream_write(user_id=alice, story_id=other.id, request=StepRequest(keywords="sea")))
+        except Stopping as error:
+            refused.append(str(error))
+
+    waiter = threading.Thread(target=wait_in_queue)
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while queue.stats().waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queue.stop()
+    waiter.join(5)
+    assert refused and "the server is stopping" in refused[0]
+    with pytest.raises(Stopping, match="nothing of it was saved"):
+        next(stream)
+    assert service.load(user_id=alice, story_id=story.id).nodes == []
+    with service.locks.hold(story.id, alice):  # the writing lock and lease were given back
+        pass
