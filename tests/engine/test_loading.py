@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from engine import loading, paths
+from engine import gguf_cache, loading, paths
 from engine.loading import (
     DEFAULT_MODEL,
     LoadConfig,
@@ -232,7 +232,7 @@ def fake_convert(tiny_dir, calls):
     def convert(gguf, cache):
         calls.append(cache)
         save_tiny_llama(cache)
-        (cache / loading.CACHE_MARKER).write_text(json.dumps(loading._gguf_fingerprint(gguf)))
+        (cache / loading.CACHE_MARKER).write_text(json.dumps(gguf_cache.gguf_fingerprint(gguf)))
         return cache
 
     return convert
@@ -267,7 +267,7 @@ def test_cache_freshness_checks_marker_and_files(tmp_path):
         (cache / name).write_text("{}")
     (cache / loading.CACHE_MARKER).write_text("{not json")
     assert not loading.cache_is_fresh(cache, gguf)
-    (cache / loading.CACHE_MARKER).write_text(json.dumps(loading._gguf_fingerprint(gguf)))
+    (cache / loading.CACHE_MARKER).write_text(json.dumps(gguf_cache.gguf_fingerprint(gguf)))
     assert loading.cache_is_fresh(cache, gguf)
     (cache / "tokenizer.json").unlink()
     assert not loading.cache_is_fresh(cache, gguf)
