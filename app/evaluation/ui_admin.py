@@ -49,7 +49,7 @@ def build_admin_tab(
                 accuracy = gr.Slider(
                     0, 1, value=0.8, step=0.05, label="Min. attention-check accuracy"
                 )
-                seconds = gr.Number(label="Min. median seconds per item", value=0)
+                seconds = gr.Number(label="Min. median seconds per item", value=0, elem_id="results-seconds")
                 exclude = gr.Checkbox(label="Exclude flagged raters", elem_id="results-exclude")
             show_button = gr.Button("Show results", variant="primary", elem_id="show-results")
             status = gr.Markdown(elem_id="results-note")

@@ -201,7 +201,8 @@ def test_a_pairwise_study_from_admin_page_to_results(site, browser, tmp_path):
     admin.locator("#results-exclude input").check()
     admin.locator("#show-results").click()
     expect(admin.locator("#results-note")).to_contain_text("Excluded raters: rater-1-3.", timeout=60000)
-    expect(admin.locator("#results-agreement")).to_contain_text("too few raters per item", timeout=60000)
+    expect(admin.locator("#results-quality")).to_contain_text(re.compile(r"rater-1-3.*attention checks 0% < 80%\s*yes"))
+    expect(admin.locator("#results-agreement")).to_contain_text(re.compile(r"coherence\s+(-?\d\.\d\d|— \(too few)"))
     scores = _cells(admin, "bradley_terry")
     assert not re.search(r"\d\.\d{3,}", scores) and ("5.0" not in scores or NOT_ESTIMABLE in scores), scores
     admin.locator("#results-exclude input").uncheck()
@@ -265,11 +266,11 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
     assert "both_bad" not in page.locator("#crit-0").inner_text()
 
     service = EvalService(factory=factory, secret=b"other")
-    for name in ("r1", "r2"):  # both raters always prefer the full system
+    for name, ms in (("r1", 4000), ("r2", 1000)):  # both raters always prefer the full system; r2 is quick
         token = service.login(name=name, password=f"pw-{name}")
         while (item := service.current_item(token, study_id=1)) is not None:
             service.submit(token, item_id=item.item_id, answers={"coherence": sides[item.item_id]},
-                           time_spent_ms=4000)
+                           time_spent_ms=ms)
     page.reload()
     expect(page.locator("#instructions")).to_contain_text("Thank you!", timeout=30000)
     _expect_finished(page, 3)
@@ -281,5 +282,16 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
     expect(bt).to_contain_text(f"> 4.9, {NOT_ESTIMABLE}", timeout=60000)
     expect(bt).to_contain_text(f"< -4.9, {NOT_ESTIMABLE}")
     expect(admin.locator("#results-win_rates")).to_contain_text("100% (6 won, 0 lost, 0 tied of 6)")
-    expect(admin.locator("#results-quality")).to_contain_text("r1")
+    agreement = _cells(admin, "agreement")  # the two raters agree on every item: alpha is 1 or, if all
+    assert "1.00" in agreement or "every answer is the same: alpha needs some variation" in agreement  # answers match
+
+    _fill(admin, "results-seconds", "2")  # flag r2 (1 s per item) and leave r2 out
+    admin.locator("#results-exclude input").check()
+    admin.locator("#show-results").click()
+    expect(admin.locator("#results-note")).to_contain_text("Excluded raters: r2.", timeout=60000)
+    expect(admin.locator("#results-quality")).to_contain_text(re.compile(r"r2.*median 1\.0 s per item < 2 s\s*yes"))
+    expect(admin.locator("#results-agreement")).to_contain_text(
+        "— (too few raters per item: alpha needs an item answered by 2 raters)")
+    expect(admin.locator("#results-win_rates")).to_contain_text("100% (3 won, 0 lost, 0 tied of 3)")
+    expect(bt).to_contain_text(f"> 4.9, {NOT_ESTIMABLE}")
     engine.dispose()
