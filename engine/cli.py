@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "engine.cli_plan",
     "engine.cli_prepare",
     "engine.cli_train",
+    "engine.cli_coherence",
     "engine.cli_evaluate",
     "engine.cli_bible",
     "engine.knowledge.cli",

@@ -20,13 +20,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", default=None, help="output folder (default: <data dir>/training/cntrl)")
     p.add_argument("--preset", default="default", choices=("default", "tiny"), help="training preset")
-    p.add_argument("--plan-write-stories", type=int, default=3000, help="Plan-and-Write dev stories to use")
-    p.add_argument("--cloze-stories", type=int, default=1000, help="Story Cloze val stories to use")
+    p.add_argument("--train-stories", type=int, default=-1,
+                   help="stories of the ROCStories training sample to use (-1: all 23,558; 0: none)")
+    p.add_argument("--plan-write-stories", type=int, default=-1, help="Plan-and-Write dev stories to use (-1: all)")
+    p.add_argument("--cloze-stories", type=int, default=-1,
+                   help="Story Cloze val stories to use (-1: all but the slice held out for the reranker)")
     p.add_argument("--val-share", type=float, default=0.04, help="share of stories held out for validation")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
     p.add_argument("--kb", help="knowledge store for the examples' facts (default: <data dir>/knowledge.db)")
     p.add_argument("--no-knowledge", action="store_true", help="examples without facts")
+    p.add_argument("--ranker", default="lexical", choices=("lexical", "embedding"),
+                   help="how the examples' facts are ranked against the story (embedding: the product's ranker, slow)")
     p.add_argument("--model", default="default", help="base model to train (as for --model elsewhere)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: all)")
     for f in fields(TrainConfig):
@@ -53,7 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     examples = prepare_examples(
         out=out, data_dir=args.data_dir, kb=args.kb, knowledge=not args.no_knowledge, preset=args.preset,
-        plan_write_stories=args.plan_write_stories, cloze_stories=args.cloze_stories, reuse=args.resume,
+        train_stories=args.train_stories, plan_write_stories=args.plan_write_stories,
+        cloze_stories=args.cloze_stories, reuse=args.resume, ranker=args.ranker,
     )
     result = train_adapter(
         model=args.model, data_dir=args.data_dir, examples=examples, out=out, config=config,

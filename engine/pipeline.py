@@ -45,6 +45,7 @@ class Pipeline:
     ranker: Ranker = field(default_factory=NullRanker)
     knowledge_note: str = "no knowledge base"
     retrieve_limit: int = 50
+    reranker: object | None = None  # engine.coherence.CoherenceReranker: chooses among the candidates
 
     @property
     def model_id(self) -> str:
@@ -150,12 +151,27 @@ class Pipeline:
                 result = item
         timings["generate"] = 1000 * (time.perf_counter() - t)
         timings.update({f"generate.{k}": v for k, v in result.timings_ms.items()})
+        chosen, coherence = self.rerank(context, kws, result.candidates, timings)
         yield Step(
-            keywords=kws, facts=ranked, candidates=result.candidates, chosen=0, params=params, seed=seed,
+            keywords=kws, facts=ranked, candidates=result.candidates, chosen=chosen, coherence=coherence,
+            params=params, seed=seed,
             model=self.model_id, timings_ms=timings, keywords_source=source, notes=notes + result.notes,
             adapter=getattr(self.generator, "adapter", None), backend=self.generator.provenance(),
             tokens=result.tokens, steering=context.steering(),
         )
+
+    def rerank(self, context: StoryContext, keywords: list[str], candidates: list[str],
+               timings: dict[str, float]) -> tuple[int, list[float]]:
+        """(chosen candidate, coherence score of each): the reranker's best among those carrying
+        every keyword; without a reranker, the first candidate and no scores."""
+        if self.reranker is None or not candidates:
+            return 0, []
+        from engine.coherence import choose
+
+        t = time.perf_counter()
+        scores = self.reranker.score(context.premise, list(context.sentences), candidates)
+        timings["rerank"] = 1000 * (time.perf_counter() - t)
+        return choose(candidates, scores, keywords), [round(s, 4) for s in scores]
 
     def next_step(self, context: StoryContext, **kwargs) -> Step:
         """Collect `stream_step`: the Step for the next sentence."""

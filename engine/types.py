@@ -89,6 +89,7 @@ class Step:
     backend: dict[str, str] = field(default_factory=dict)  # name, and server URL / served model for vllm
     tokens: list[list[Any]] = field(default_factory=list)  # per candidate: TokenChoice of each token
     steering: dict[str, Any] = field(default_factory=dict)  # memory and author's note (StoryContext.steering)
+    coherence: list[float] = field(default_factory=list)  # the reranker's score of each candidate (none: no reranker)
 
     @property
     def sentence(self) -> str:
@@ -101,6 +102,7 @@ class Step:
             "keywords_source": self.keywords_source,
             "facts": [f.to_dict() for f in self.facts],
             "candidates": list(self.candidates),
+            "coherence": list(self.coherence),
             "chosen": self.chosen,
             "params": self.params.to_dict(),
             "seed": self.seed,

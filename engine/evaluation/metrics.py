@@ -96,7 +96,7 @@ def share(flags: Iterable[bool]) -> float | None:
 
 def uses_knowledge(sentence: str, facts: Iterable[str], keywords: Iterable[str] = ()) -> bool:
     """The sentence shares a content lemma with a fact it was given (keywords themselves don't count)."""
-    from engine.training.data import content_lemmas
+    from engine.knowledge.lemmas import content_lemmas
 
     mine = content_lemmas(sentence) - {lem for k in keywords for lem in content_lemmas(k)}
     return any(mine & content_lemmas(f) for f in facts)

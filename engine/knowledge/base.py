@@ -47,6 +47,31 @@ class NullRanker:
         return [ScoredFact(f, 1.0 / (i + 1)) for i, f in enumerate(facts[:top_n])]
 
 
+class LexicalRanker:
+    """Orders facts by the content lemmas they share with the context (ties: the retriever's order).
+
+    No model: thousands of contexts a second, so training data for a whole corpus can be
+    ranked in minutes. Scores are the shared lemmas over the fact's lemmas.
+    """
+
+    def rank(self, context: str, facts: list[Fact], top_n: int = 5) -> list[ScoredFact]:
+        return self.rank_many([(context, facts)], top_n=top_n)[0]
+
+    def rank_many(self, pairs: list[tuple[str, list[Fact]]], top_n: int = 5) -> list[list[ScoredFact]]:
+        from engine.knowledge.lemmas import content_lemmas
+
+        out = []
+        for context, facts in pairs:
+            seen = content_lemmas(context)
+            scored = []
+            for fact in facts:
+                own = content_lemmas(fact.sentence)
+                scored.append(ScoredFact(fact, len(own & seen) / len(own) if own else 0.0))
+            scored.sort(key=lambda sf: sf.score, reverse=True)  # stable: ties keep the retriever's order
+            out.append(scored[: max(top_n, 0)])
+        return out
+
+
 def _store_retriever(**kwargs) -> Retriever:
     """The SQLite knowledge-store retriever (imported on first use)."""
     from engine.knowledge.retrieve import StoreRetriever
@@ -68,6 +93,7 @@ RETRIEVERS: dict[str, Callable[..., Retriever]] = {
 }
 RANKERS: dict[str, Callable[..., Ranker]] = {
     "null": NullRanker,
+    "lexical": LexicalRanker,
     "embedding": _embedding_ranker,
 }
 

@@ -97,3 +97,14 @@ def keyword_keys(keyword: str) -> tuple[str, ...]:
     lemma = " ".join(lemmatize(t) for t in tokens)
     raw = " ".join(tokens)
     return tuple(dict.fromkeys((lemma, raw)))
+
+
+@lru_cache(maxsize=500_000)
+def content_lemmas(text: str) -> frozenset[str]:
+    """Lemmas of the content words of `text` (stop words and punctuation left out), lower-cased.
+
+    Cached: the same fact sentences come back for thousands of training examples.
+    """
+    from engine.keywords import is_content_word, tokenize
+
+    return frozenset(lemmatize(w.lower()) for w in tokenize(text) if is_content_word(w))

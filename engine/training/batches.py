@@ -59,7 +59,12 @@ def micro_batches(indices: list[int], size: int) -> list[list[int]]:
 
 
 def collate(items: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded tensors: input_ids, attention_mask, labels and loss weights, each (B, T)."""
+    """Right-padded tensors: input_ids, attention_mask, labels and loss weights, each (B, T).
+
+    When any item is a packed story (`Encoded.segments`), the batch also carries
+    `tree_mask` (B, 1, T, T) boolean and `position_ids` (B, T); plain items in the same
+    batch get the ordinary causal rule through the same mask.
+    """
     width = max(len(e.input_ids) for e in items)
     ids = torch.full((len(items), width), pad_id, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
@@ -72,7 +77,35 @@ def collate(items: list[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
         mask[row, :n] = 1
         if e.weights is not None:
             weights[row, :n] = torch.tensor(e.weights, dtype=torch.float32)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
+    if any(e.segments is not None for e in items):
+        batch.update(packed_tensors(items, width))
+    return batch
+
+
+def packed_tensors(items: list[Encoded], width: int) -> dict[str, torch.Tensor]:
+    """The tree attention mask and position ids of a batch holding packed stories."""
+    from engine.training.packing import PAD, TRUNK, tree_attention_mask
+
+    segments = torch.full((len(items), width), PAD, dtype=torch.long)
+    limits = torch.zeros((len(items), width), dtype=torch.long)
+    positions = torch.zeros((len(items), width), dtype=torch.long)
+    for row, e in enumerate(items):
+        n = len(e.input_ids)
+        segments[row, :n] = torch.tensor(e.segments) if e.segments is not None else TRUNK
+        limits[row, :n] = torch.tensor(e.limits) if e.limits is not None else torch.arange(1, n + 1)
+        positions[row, :n] = torch.tensor(e.positions) if e.positions is not None else torch.arange(n)
+    return {"tree_mask": tree_attention_mask(segments, limits), "position_ids": positions}
+
+
+def model_inputs(batch: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Keyword arguments of the model's forward pass for a collated batch."""
+    if "tree_mask" not in batch:
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    from engine.training.packing import additive_mask
+
+    return {"input_ids": batch["input_ids"], "attention_mask": additive_mask(batch["tree_mask"], dtype),
+            "position_ids": batch["position_ids"], "use_cache": False}
 
 
 def per_example_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.keywords import extract_keywords, is_content_word, tokenize
+from engine.keywords import extract_keywords
+from engine.knowledge.lemmas import content_lemmas
 from engine.prompts import build_keyword_prompt, build_prompt
 from engine.training.text import Story
 from engine.types import StoryContext
@@ -36,7 +37,7 @@ class DataConfig:
     no_facts_share: float = 0.2  # examples with every fact dropped
     gold_fact_share: float = 0.7  # when a retrieved fact shares a lemma with the target, put it in this often
     keyword_share: float = 0.25  # keyword-prediction examples per generator example
-    retrieve_limit: int = 30
+    retrieve_limit: int = 30  # facts ranked per example
     max_tokens: int = 192  # prompt + target, longer examples are clipped from the story's middle
     seed: int = 0
 
@@ -58,6 +59,7 @@ class Example:
     keywords: tuple[str, ...]
     facts: tuple[str, ...]
     target: str
+    story: int = -1  # index of the story the example was drawn from (packing groups by it)
 
     @property
     def context(self) -> StoryContext:
@@ -84,26 +86,28 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]
     weights: list[float] | None = None
+    segments: list[int] | None = None  # packed stories: 0 for the story, k for the k-th branch
+    limits: list[int] | None = None  # packed stories: how many story tokens each token may see
+    positions: list[int] | None = None  # packed stories: position ids (a branch continues from its cut)
 
 
-def content_lemmas(text: str) -> set[str]:
-    """Lower-cased content words of `text` with a crude suffix strip (for overlap tests)."""
-    from engine.knowledge.lemmas import lemmatize
+def sentence_keywords(story: Story, index: int, most: int = 2) -> list[str]:
+    """The keywords sentence `index` is trained to carry: ones the sentence itself uses.
 
-    return {lemmatize(w.lower()) for w in tokenize(text) if is_content_word(w)}
-
-
-def sentence_keywords(story: Story, index: int) -> list[str]:
-    """The keyword sentence `index` is trained to carry: one the sentence itself uses.
-
-    The Plan-and-Write storyline keyword is kept when the sentence mentions it (or an
-    inflection of it); about three in ten do not (the storyline was extracted before the
-    text was edited), and a generator trained on those learns that a keyword is optional.
-    Those sentences, and stories without a storyline, get RAKE's best word of the sentence.
+    Stories of the training file carry several storyline phrases per sentence: the first
+    `most` that the sentence mentions are kept. The single Plan-and-Write storyline keyword
+    is kept when the sentence mentions it (or an inflection of it); about three in ten do
+    not (the storyline was extracted before the text was edited), and a generator trained
+    on those learns that a keyword is optional. Those sentences, and stories without a
+    storyline, get RAKE's best word of the sentence.
     """
     from engine.inflect import mentions
 
     sentence = story.sentences[index]
+    if story.phrases and index < len(story.phrases):
+        used = [p for p in story.phrases[index] if mentions(sentence, p)]
+        if used:
+            return used[:most]
     if story.keywords and index < len(story.keywords) and mentions(sentence, story.keywords[index]):
         return [story.keywords[index]]
     return extract_keywords(sentence, top_k=1, single_words=True) or []
@@ -130,31 +134,42 @@ def rank_pairs(ranker, pairs: list[tuple[str, list]], top_n: int) -> list[list[s
     return [[s.fact.sentence for s in r] for r in ranked]
 
 
-def story_examples(stories: list[Story], *, retriever, ranker, rng: random.Random, config: DataConfig) -> Iterator[Example]:
-    """Generator examples for sentences 2..5 of each story (and keyword examples for some)."""
-    slots = []  # (story, sentence index, keywords, retrieved facts)
-    for story in stories:
+def story_examples(stories: list[Story], *, retriever, ranker, rng: random.Random, config: DataConfig,
+                   first: int = 0, found_cache: dict | None = None) -> Iterator[Example]:
+    """Generator examples for sentences 2..5 of each story (and keyword examples for some).
+
+    Retrieval results are kept in `found_cache` by keywords (the same keywords recur across
+    stories), and the ranker scores every slot of the chunk in one batch.
+    """
+    cache = {} if found_cache is None else found_cache
+    slots = []  # (story number, story, sentence index, keywords, retrieved facts)
+    for number, story in enumerate(stories, start=first):
         for i in range(1, len(story.sentences)):
             keywords = sentence_keywords(story, i)
             if keywords:
-                slots.append((story, i, keywords, retriever.retrieve(keywords, limit=config.retrieve_limit)))
-    pairs = [(" ".join(story.sentences[:i]), found) for story, i, _, found in slots]
-    for (story, i, keywords, found), ranked in zip(slots, rank_pairs(ranker, pairs, config.max_facts), strict=True):
+                key = tuple(keywords)
+                if key not in cache:
+                    cache[key] = retriever.retrieve(keywords, limit=config.retrieve_limit)
+                slots.append((number, story, i, keywords, cache[key]))
+    pairs = [(" ".join(story.sentences[:i]), found) for _, story, i, _, found in slots]
+    for (number, story, i, keywords, found), ranked in zip(slots, rank_pairs(ranker, pairs, config.max_facts), strict=True):
         premise, before, target = story.sentences[0], tuple(story.sentences[1:i]), story.sentences[i]
         facts = choose_facts(target, ranked, [f.sentence for f in found], rng, config)
-        yield Example("sentence", premise, before, tuple(keywords), tuple(facts), target)
+        yield Example("sentence", premise, before, tuple(keywords), tuple(facts), target, number)
         if rng.random() < config.keyword_share:
-            yield Example("keywords", premise, before, (), (), ", ".join(keywords))
+            yield Example("keywords", premise, before, (), (), ", ".join(keywords), number)
 
 
-def build_examples(stories: Iterable[Story], *, retriever, ranker, config: DataConfig, progress=None, chunk: int = 32) -> list[Example]:
+def build_examples(stories: Iterable[Story], *, retriever, ranker, config: DataConfig, progress=None, chunk: int = 256) -> list[Example]:
     """Every example of `stories`, in story order, reproducible from `config.seed`."""
     rng = random.Random(config.seed)
     examples: list[Example] = []
     stories = list(stories)
+    found_cache: dict = {}
     for start in range(0, len(stories), chunk):
         part = stories[start : start + chunk]
-        examples.extend(story_examples(part, retriever=retriever, ranker=ranker, rng=rng, config=config))
+        examples.extend(story_examples(part, retriever=retriever, ranker=ranker, rng=rng, config=config,
+                                       first=start, found_cache=found_cache))
         if progress is not None:
             progress.update(len(part))
     return examples

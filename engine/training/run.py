@@ -23,28 +23,38 @@ from engine.training.data import (
 from engine.training.trainer import TrainConfig, Trainer, TrainResult, jsonl_logger
 
 
-def load_stories(*, plan_write_stories: int, cloze_stories: int):
-    """Plan-and-Write dev (detokenised, truecased) then Story Cloze val stories."""
-    from engine.training.text import default_truecaser, read_cloze_val, read_plan_write
+def load_stories(*, train_stories: int = 0, plan_write_stories: int, cloze_stories: int):
+    """The ROCStories training sample, Plan-and-Write dev (both detokenised, truecased), then
+    Story Cloze val stories (never its held-out slice, kept for the coherence reranker's figures).
 
-    stories = read_plan_write("dev", truecaser=default_truecaser(), limit=plan_write_stories) if plan_write_stories else []
-    return stories + (read_cloze_val(limit=cloze_stories) if cloze_stories else [])
+    A count below 0 means every story of that file.
+    """
+    from engine.training.text import default_truecaser, read_cloze_train, read_plan_write, read_rocstories_train
+
+    def limit(n: int) -> int | None:
+        return None if n < 0 else n
+
+    truecaser = default_truecaser()
+    stories = read_rocstories_train(truecaser=truecaser, limit=limit(train_stories)) if train_stories else []
+    stories += read_plan_write("dev", truecaser=truecaser, limit=limit(plan_write_stories)) if plan_write_stories else []
+    return stories + (read_cloze_train(limit=limit(cloze_stories)) if cloze_stories else [])
 
 
-def knowledge_stage(data_dir: str | None, kb: str | None, knowledge: bool, preset: str):
-    """Retriever and ranker for the examples' facts (the product's defaults)."""
+def knowledge_stage(data_dir: str | None, kb: str | None, knowledge: bool, preset: str, ranker: str = "lexical"):
+    """Retriever and ranker for the examples' facts: the product's knowledge base, ranked by
+    `ranker` ("lexical" by default: the embedding ranker takes hours on a whole corpus of 2 cores)."""
     from engine.knowledge import load_default_stage
     from engine.knowledge.base import NullRanker, NullRetriever
 
     if not knowledge:
         return NullRetriever(), NullRanker()
-    retriever, ranker, _ = load_default_stage(data_dir, kb, ranker="null" if preset == "tiny" else "embedding")
-    return retriever, ranker
+    retriever, chosen, _ = load_default_stage(data_dir, kb, ranker="null" if preset == "tiny" else ranker)
+    return retriever, chosen
 
 
 def prepare_examples(
     *, out: Path, data_dir: str | None = None, kb: str | None = None, knowledge: bool = True, preset: str = "default",
-    plan_write_stories: int, cloze_stories: int, reuse: bool = False,
+    plan_write_stories: int, cloze_stories: int, train_stories: int = 0, reuse: bool = False, ranker: str = "lexical",
 ) -> list[Example]:
     """Examples for training, built from the stories (or read back from `<out>/examples.jsonl`)."""
     from tqdm.auto import tqdm
@@ -52,13 +62,23 @@ def prepare_examples(
     path = Path(out) / "examples.jsonl"
     if reuse and path.is_file():
         return read_examples(path)
-    stories = load_stories(plan_write_stories=plan_write_stories, cloze_stories=cloze_stories)
-    retriever, ranker = knowledge_stage(data_dir, kb, knowledge, preset)
+    stories = load_stories(train_stories=train_stories, plan_write_stories=plan_write_stories, cloze_stories=cloze_stories)
+    retriever, fact_ranker = knowledge_stage(data_dir, kb, knowledge, preset, ranker)
     with tqdm(total=len(stories), desc="examples", unit="story") as bar:
-        examples = build_examples(stories, retriever=retriever, ranker=ranker, config=DataConfig.from_name(preset), progress=bar)
+        examples = build_examples(stories, retriever=retriever, ranker=fact_ranker, config=DataConfig.from_name(preset), progress=bar)
     if is_main_process():  # every process builds the same examples; one writes them
         write_examples(path, examples)
     return examples
+
+
+def encode_training(tokenizer, examples: list[Example], *, config: TrainConfig, max_tokens: int) -> list:
+    """Training sequences: whole stories packed per sequence (default), or one per example."""
+    if config.per_sentence:
+        return [encode(tokenizer, e, max_tokens=max_tokens, keyword_weight=config.keyword_weight) for e in examples]
+    from engine.training.packing import PackConfig, group_by_story, pack_story
+
+    pack = PackConfig(story_weight=config.story_weight, keyword_weight=config.keyword_weight)
+    return [pack_story(tokenizer, group, config=pack, budget=max_tokens) for group in group_by_story(examples)]
 
 
 def is_main_process() -> bool:
@@ -92,9 +112,10 @@ def train_adapter(
     tokenizer = loaded.tokenizer
     limit = max_tokens or DataConfig().max_tokens
     train, val = split_validation(examples, val_share, config.seed)
-    encoded_train = [encode(tokenizer, e, max_tokens=limit, keyword_weight=config.keyword_weight) for e in train]
+    encoded_train = encode_training(tokenizer, train, config=config, max_tokens=limit)
     encoded_val = [encode(tokenizer, e, max_tokens=limit) for e in val]  # validation: the plain NLL
     manifest = {"base_model": loaded.model_id, "train_examples": len(train), "val_examples": len(val),
+                "train_stories": len({(e.story, e.premise) for e in train}), "train_sequences": len(encoded_train),
                 "config": json.loads(json.dumps(config.__dict__))}
     trainer = Trainer(loaded.model, tokenizer, encoded_train, encoded_val, config=config, out_dir=out,
                       log=None, manifest=manifest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from engine.paths import shared_file
 
 PLAN_WRITE = ("rocstories", "plan_and_write", "ROCStories_all_merge_tokenize.titlesepkeysepstory.{split}")
 CLOZE_VAL = ("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv")
+ROC_TRAIN = ("rocstories", "train", "Rocstories_train.zip")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Story:
     keywords: tuple[str, ...] = ()
     title: str = ""
     source: str = ""
+    phrases: tuple[tuple[str, ...], ...] = ()  # several storyline phrases per sentence (the training file)
 
 
 # ------------------------------------------------------------------ detokenising
@@ -109,6 +112,10 @@ class Truecaser:
                 return text[:i] + ch.upper() + text[i + 1 :]
         return text
 
+    def restore_phrase(self, phrase: str, names: set[str] | frozenset[str] = frozenset()) -> str:
+        """Casing for a lower-cased keyword phrase: names and learned forms, no capital first letter."""
+        return " ".join("I" if w == "i" else w.capitalize() if w in names else self.forms.get(w, w) for w in phrase.split())
+
     def word_accuracy(self, cased: Iterable[str]) -> float:
         """Share of words whose casing `restore(lower(s))` gets right on cased sentences."""
         right = total = 0
@@ -152,6 +159,50 @@ def read_plan_write(split: str, *, truecaser: Truecaser, limit: int | None = Non
     return stories
 
 
+def parse_train_line(line: str) -> tuple[str, list[list[str]], list[str]]:
+    """`title <EOT> p p # p # .. <EOL> </s> s1 .. </s> s5 @` -> (title, phrases per sentence, sentences).
+
+    Phrases are tab-separated, with `#` between sentences; the line ends with " @ ".
+    """
+    head, _, body = line.partition("<EOL>")
+    title, _, keys = head.partition("<EOT>")
+    body = body.strip()
+    if body.endswith("@"):
+        body = body[:-1]
+    groups: list[list[str]] = [[]]
+    for phrase in (p.strip() for p in keys.split("\t")):
+        if phrase == "#":
+            groups.append([])
+        elif phrase:
+            groups[-1].append(phrase)
+    sentences = [s.strip() for s in body.split("</s>") if s.strip()]
+    return title.strip(), groups, sentences
+
+
+def read_rocstories_train(*, truecaser: Truecaser, limit: int | None = None) -> list[Story]:
+    """The ROCStories training sample (a 30% sample of Plan-and-Write train), detokenised and
+    truecased, with several storyline phrases per sentence (`Story.phrases`).
+
+    Stories whose phrase groups do not line up with their five sentences keep no phrases.
+    """
+    stories = []
+    with zipfile.ZipFile(shared_file(*ROC_TRAIN)) as archive, archive.open(archive.namelist()[0]) as raw:
+        for line in (b.decode("utf-8") for b in raw):
+            if not line.strip():
+                continue
+            title, groups, sentences = parse_train_line(line)
+            if len(sentences) != 5:
+                continue
+            plain = [detokenize(s) for s in sentences]
+            text = truecaser.restore_story(plain)
+            names = truecaser.story_names(plain)
+            phrases = tuple(tuple(truecaser.restore_phrase(p, names) for p in g) for g in groups) if len(groups) == 5 else ()
+            stories.append(Story(text, (), title, "rocstories.train", phrases))
+            if limit is not None and len(stories) >= limit:
+                break
+    return stories
+
+
 def read_cloze_val(limit: int | None = None) -> list[Story]:
     """Story Cloze val stories: four given sentences plus the right ending (cased as written)."""
     stories = []
@@ -163,6 +214,15 @@ def read_cloze_val(limit: int | None = None) -> list[Story]:
             if limit is not None and len(stories) >= limit:
                 break
     return stories
+
+
+CLOZE_HELD_OUT = 371  # the last Story Cloze val stories: never trained on, kept for the reranker's accuracy
+
+
+def read_cloze_train(limit: int | None = None) -> list[Story]:
+    """Story Cloze val stories that training may read (all but the held-out slice)."""
+    stories = read_cloze_val()[:-CLOZE_HELD_OUT]
+    return stories if limit is None else stories[:limit]
 
 
 def default_truecaser() -> Truecaser:

@@ -24,6 +24,7 @@ from engine.training.batches import (
     batch_stream,
     collate,
     micro_batches,
+    model_inputs,
     per_example_loss,
     rank_slice,
 )
@@ -59,6 +60,8 @@ class TrainConfig:
     seed: int = 0
     init_adapter: str | None = None  # start LoRA from this peft adapter folder instead of fresh weights
     keyword_weight: float = 1.0  # loss weight of the target tokens that spell the sentence's keyword
+    per_sentence: bool = False  # one sequence per example instead of whole stories packed per sequence
+    story_weight: float = 1.0  # packed stories: loss weight of the story's own sentence tokens
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> TrainConfig:
@@ -176,6 +179,10 @@ class Trainer:
         self.manifest = manifest or {}
 
     @property
+    def _dtype(self) -> torch.dtype:
+        return next(self.unwrapped.parameters()).dtype
+
+    @property
     def unwrapped(self):
         return self.accelerator.unwrap_model(self.model)
 
@@ -191,7 +198,7 @@ class Trainer:
         batch = collate([self.train[i] for i in indices], self.pad_id)
         batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
         with self.accelerator.autocast():
-            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+            logits = self.model(**model_inputs(batch, self._dtype)).logits  # (B, T, V)
         loss = per_example_loss(logits, batch["labels"], batch["weights"]).mean() * scale
         return loss, int(batch["attention_mask"].sum())
 
@@ -226,7 +233,7 @@ class Trainer:
             batch = collate(mine[start : start + self.config.micro_batch_size], self.pad_id)
             batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
             with self.accelerator.autocast():
-                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = self.model(**model_inputs(batch, self._dtype)).logits  # (B, T, V)
             losses = per_example_loss(logits, batch["labels"])
             total += torch.stack([losses.sum(), torch.tensor(float(len(losses)), device=losses.device)])
         self.model.train()
@@ -240,7 +247,8 @@ class Trainer:
             self.state.best_val, self.state.best_step, self.state.bad_evals = val, self.state.step, 0
             if self.accelerator.is_main_process:
                 save_adapter(self.unwrapped, self.tokenizer, self.out_dir / "adapter", full=self.config.full,
-                             manifest={**self.manifest, "step": self.state.step, "val_loss": val})
+                             manifest={**self.manifest, "step": self.state.step, "val_loss": val,
+                                       "tokens_seen": self.state.tokens})
         else:
             self.state.bad_evals += 1
         self.log({"step": self.state.step, "val_loss": val, "best_val": self.state.best_val, "improved": improved})
