@@ -229,14 +229,31 @@ def fit_story(pieces: list[list[int]], budget: int, ellipsis: list[int]) -> tupl
     return clipped, [f"context clipped: {dropped} story tokens dropped from the middle to fit {budget}"]
 
 
-def build_keyword_prompt(tokenizer, *, context: StoryContext, max_prompt_tokens: int) -> PromptIds:
-    """Token ids asking the trained adapter for the next sentence's keywords (cntrl style).
+def storyline_text(slots: list[list[str]]) -> str:
+    """A storyline as the adapter writes it: each sentence's keywords, comma-separated, then the separator."""
+    separator = prompt_templates()["cntrl"]["storyline_separator"]
+    return separator.join(", ".join(k for k in slot) for slot in slots)
 
-    The story comes first, as in `build_prompt`, so both prompts share the story's ids.
+
+def parse_storyline(text: str) -> list[list[str]]:
+    """Slots of keywords from a storyline answer (the inverse of `storyline_text`)."""
+    separator = prompt_templates()["cntrl"]["storyline_separator"].strip()
+    return [[k.strip() for k in part.split(",") if k.strip()] for part in text.split(separator)]
+
+
+def build_keyword_prompt(tokenizer, *, context: StoryContext, max_prompt_tokens: int,
+                         storyline: int = 0) -> PromptIds:
+    """Token ids asking the trained adapter for the next sentence's keywords (cntrl style), or
+    with `storyline` = K for the keywords of each of the next K sentences at once.
+
+    The story comes first, as in `build_prompt`, so both prompts share the story's ids. A
+    storyline answer lists each sentence's keywords (comma-separated) with
+    `storyline_text` between sentences.
     """
     spec = prompt_templates()["cntrl"]
     head, middle, tail = _frame(tokenizer, spec)
-    suffix = _encode(tokenizer, middle) + _encode(tokenizer, spec["predict_line"]) + _encode(tokenizer, tail)
+    line = spec["storyline_line"].format(n=storyline) if storyline else spec["predict_line"]
+    suffix = _encode(tokenizer, middle) + _encode(tokenizer, line) + _encode(tokenizer, tail)
     head_ids = _encode(tokenizer, head)
     story_ids = [_encode(tokenizer, p) for p in story_pieces(context)]
     story, notes = fit_story(story_ids, max_prompt_tokens - len(head_ids) - len(suffix), ellipsis=_encode(tokenizer, " ..."))

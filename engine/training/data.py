@@ -22,7 +22,7 @@ from pathlib import Path
 
 from engine.keywords import extract_keywords
 from engine.knowledge.lemmas import content_lemmas
-from engine.prompts import build_keyword_prompt, build_prompt
+from engine.prompts import build_keyword_prompt, build_prompt, parse_storyline, storyline_text
 from engine.training.text import Story
 from engine.types import StoryContext
 
@@ -53,7 +53,7 @@ class DataConfig:
 class Example:
     """One training example as text; `task` is "sentence" or "keywords"."""
 
-    task: str
+    task: str  # "sentence", "keywords" or "storyline"
     premise: str
     sentences: tuple[str, ...]
     keywords: tuple[str, ...]
@@ -64,6 +64,11 @@ class Example:
     @property
     def context(self) -> StoryContext:
         return StoryContext(self.premise, self.sentences)
+
+    @property
+    def storyline_length(self) -> int:
+        """Sentences a storyline example plans (0 for the other tasks)."""
+        return len(parse_storyline(self.target)) if self.task == "storyline" else 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -205,8 +210,9 @@ def encode(tokenizer, example: Example, *, max_tokens: int, keyword_weight: floa
         weights = [keyword_weight if f else 1.0 for f in flags] + [1.0]  # + end of text
     target.append(tokenizer.eos_token_id)
     budget = max(8, max_tokens - len(target))
-    if example.task == "keywords":
-        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget)
+    if example.task in ("keywords", "storyline"):
+        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget,
+                                      storyline=example.storyline_length)
     else:
         prompt = build_prompt(
             tokenizer, context=example.context, keywords=list(example.keywords), facts=list(example.facts),
@@ -214,6 +220,45 @@ def encode(tokenizer, example: Example, *, max_tokens: int, keyword_weight: floa
         )
     ids = prompt.ids
     return Encoded(ids + target, [IGNORE] * len(ids) + target, None if weights is None else [0.0] * len(ids) + weights)
+
+
+def storyline_examples(examples: list[Example], *, share: float = 0.5, seed: int = 0) -> list[Example]:
+    """Storyline examples: from the premise (and, for some, after sentence 2) to the keywords
+    of every later sentence, taken from the stories' sentence examples.
+
+    Every story with all its later sentences planned gives one from the premise; `share`
+    of them also give one re-planned from after sentence 2.
+    """
+    from itertools import groupby
+
+    rng = random.Random(seed)
+    out = []
+    for _, group in groupby(examples, key=lambda e: (e.story, e.premise)):
+        slots = [e for e in group if e.task == "sentence"]
+        if len(slots) < 2 or [len(e.sentences) for e in slots] != list(range(len(slots))):
+            continue
+        starts = [0] + ([1] if len(slots) > 2 and rng.random() < share else [])
+        for start in starts:
+            plan = storyline_text([list(e.keywords) for e in slots[start:]])
+            out.append(Example("storyline", slots[start].premise, slots[start].sentences, (), (), plan, slots[start].story))
+    return out
+
+
+def with_storylines(examples: list[Example], storylines: list[Example]) -> list[Example]:
+    """`examples` with each story's storyline examples placed after its own (story order kept)."""
+    by_story: dict[tuple[int, str], list[Example]] = {}
+    for e in storylines:
+        by_story.setdefault((e.story, e.premise), []).append(e)
+    out, last = [], None
+    for e in examples:
+        key = (e.story, e.premise)
+        if last is not None and key != last:
+            out.extend(by_story.pop(last, []))
+        out.append(e)
+        last = key
+    if last is not None:
+        out.extend(by_story.pop(last, []))
+    return out
 
 
 def write_examples(path: Path, examples: list[Example]) -> None:

@@ -65,8 +65,9 @@ def _branch(tokenizer, example: Example, trunk: list[int], budget: int, keyword_
         flags = keyword_token_flags(tokenizer, target, example.keywords)
         weights = [keyword_weight if f else 1.0 for f in flags]
     target, weights = target + [tokenizer.eos_token_id], weights + [1.0]
-    if example.task == "keywords":
-        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget)
+    if example.task in ("keywords", "storyline"):
+        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget,
+                                      storyline=example.storyline_length)
     else:
         prompt = build_prompt(tokenizer, context=example.context, keywords=list(example.keywords),
                               facts=list(example.facts), max_prompt_tokens=budget, style="cntrl")

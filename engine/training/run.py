@@ -18,6 +18,8 @@ from engine.training.data import (
     encode,
     read_examples,
     split_validation,
+    storyline_examples,
+    with_storylines,
     write_examples,
 )
 from engine.training.trainer import TrainConfig, Trainer, TrainResult, jsonl_logger
@@ -66,6 +68,7 @@ def prepare_examples(
     retriever, fact_ranker = knowledge_stage(data_dir, kb, knowledge, preset, ranker)
     with tqdm(total=len(stories), desc="examples", unit="story") as bar:
         examples = build_examples(stories, retriever=retriever, ranker=fact_ranker, config=DataConfig.from_name(preset), progress=bar)
+    examples = with_storylines(examples, storyline_examples(examples))
     if is_main_process():  # every process builds the same examples; one writes them
         write_examples(path, examples)
     return examples
