@@ -20,7 +20,7 @@ from engine.evaluation.systems import System
 from engine.types import SamplingParams, StoryContext
 
 METRICS = ("gold_ppl", "inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "distinct4",
-           "words_per_sentence", "odd_rate", "knowledge_use", "fluency_ppl", "seconds_per_sentence")
+           "words_per_sentence", "odd_rate", "name_drift", "knowledge_use", "fluency_ppl", "seconds_per_sentence")
 STORY_SENTENCES = 4
 
 
@@ -89,13 +89,19 @@ def write_story(system: System, case: Case, params: SamplingParams, run: SystemR
 
 
 def story_metrics(stories: list[list[str]], facts: list[list[list[str]]] | None = None,
-                  keywords: list[list[list[str]]] | None = None) -> dict:
-    """Repeat-4, Distinct-4, words per sentence, odd rate and (with facts) knowledge use."""
+                  keywords: list[list[list[str]]] | None = None, premises: list[str] | None = None) -> dict:
+    """Repeat-4, Distinct-4, words per sentence, odd rate, (with premises) name drift and (with
+    facts) knowledge use."""
+    from engine.names import name_drift
+
     texts = [" ".join(s) for s in stories]
     sentences = [x for s in stories for x in s]
     out = {"repeat4": M.repeat_n(texts, 4), "distinct4": M.distinct_n(texts, 4),
            "words_per_sentence": M.words_per_sentence(sentences), "odd_rate": M.odd_rate(sentences),
-           "knowledge_use": None}
+           "name_drift": None, "knowledge_use": None}
+    if premises is not None:
+        drifting, total = name_drift(zip(premises, stories, strict=True))
+        out["name_drift"] = drifting / total if total else None
     if facts is not None:
         flags = [M.uses_knowledge(x, f, k) for s, fs, ks in zip(stories, facts, keywords or [], strict=False)
                  for x, f, k in zip(s, fs, ks, strict=False) if f]
@@ -130,7 +136,8 @@ def evaluate_system(system: System, cases: list[Case], *, params: SamplingParams
     row["inclusion_guided"] = M.share(p["guided"] for p in probes if "guided" in p)
     row["inclusion_unguided"] = M.share(p["unguided"] for p in probes if "unguided" in p)
     row["antonym_inclusion"] = M.share(p["antonym"] for p in probes if "antonym" in p)
-    row.update(story_metrics(run.stories, None if system.spec.plain else run.facts, run.keywords))
+    row.update(story_metrics(run.stories, None if system.spec.plain else run.facts, run.keywords,
+                             premises=[c.premise for c in cases]))
     row["fluency_ppl"] = fluency(scorer, cases, run.stories)
     row["seconds_per_sentence"] = run.seconds / max(1, STORY_SENTENCES * len(cases))
     return row, run
@@ -140,7 +147,7 @@ def human_row(cases: list[Case], scorer=None) -> dict:
     """The text metrics on the human continuations (gold keyword inclusion: the storyline keyword)."""
     stories = [list(c.human_continuation) for c in cases]
     row = {m: None for m in METRICS}
-    row.update(story_metrics(stories))
+    row.update(story_metrics(stories, premises=[c.premise for c in cases]))
     row["inclusion_unguided"] = M.share(M.includes_all(c.gold_sentence, [c.gold_keyword]) for c in cases)
     row["fluency_ppl"] = fluency(scorer, cases, stories)
     return row

@@ -119,6 +119,7 @@ def train_adapter(
     encoded_val = [encode(tokenizer, e, max_tokens=limit) for e in val]  # validation: the plain NLL
     manifest = {"base_model": loaded.model_id, "train_examples": len(train), "val_examples": len(val),
                 "train_stories": len({(e.story, e.premise) for e in train}), "train_sequences": len(encoded_train),
+                "tasks": sorted({e.task for e in train}),
                 "config": json.loads(json.dumps(config.__dict__))}
     trainer = Trainer(loaded.model, tokenizer, encoded_train, encoded_val, config=config, out_dir=out,
                       log=None, manifest=manifest)

@@ -29,10 +29,11 @@ def test_harness_rows_for_prompted_trained_and_human():
     assert set(rows) == {"prompted", "trained", "human"}
     for name, row in rows.items():
         assert set(row) == set(METRICS), name
-        for metric in ("inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "odd_rate"):
+        for metric in ("inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "odd_rate", "name_drift"):
             assert row[metric] is None or 0.0 <= row[metric] <= 1.0
     assert report["notes"]["adapter"] == str(DEFAULT_ADAPTER)
     # The trained generator has learned story sentences: the gold next sentence is far likelier.
     assert rows["trained"]["gold_ppl"] < rows["prompted"]["gold_ppl"]
     assert rows["trained"]["inclusion_guided"] >= 2 / 3
     assert rows["human"]["gold_ppl"] is None and rows["human"]["words_per_sentence"] > 5
+    assert all(row["name_drift"] is not None for row in rows.values())
