@@ -76,12 +76,18 @@ def test_the_quick_start_runs_as_written(tmp_path):
     lines = quick_start_lines()
     export, setup, serve, after = lines[0], lines[1:4], lines[4], lines[5:]
     assert export.startswith("export CNTRL_DATABASE_URL=") and serve.endswith("serve --port 7861")
-    env = {k: v for k, v in os.environ.items() if k != "CNTRL_DATABASE_URL"}
+    from tests.conftest import PRODUCT_DATA_DIR
+
+    env = {k: v for k, v in os.environ.items() if k not in ("CNTRL_DATABASE_URL", "CNTRL_KB")}
+    env["CNTRL_DATA_DIR"] = str(PRODUCT_DATA_DIR)  # the default model and knowledge base setup prepared
     env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
     env["PYTHONPATH"] = str(REPO)
 
     out = _bash([export, *setup], tmp_path, env).stdout
     assert "created admin ada" in out and "study 1: 8 stories, 0 assignments" in out
+    assert "full: model SmolLM2-135M-Instruct + cntrl-smollm2, adapter cntrl-smollm2" in out
+    assert "plain: model" in out and "no knowledge, keywords none" in out
+    assert "study 1 now has 8 open rater slots and 3 unused invites" in out
     links = re.findall(r"http://127\.0\.0\.1:7861/\?invite=\S+", out)
     assert len(links) == 3
 
@@ -97,9 +103,13 @@ def test_the_quick_start_runs_as_written(tmp_path):
 
     out = _bash([export, *after], tmp_path, env).stdout
     assert "4 of 4 have 2 answers" in out and "attention checks 0%" in out
-    assert "Krippendorff" in out and "bradley_terry" in out and "win_rates" in out
-    with open(tmp_path / "ratings.csv", newline="", encoding="utf-8") as handle:
+    assert "Krippendorff" in out and "Bradley-Terry scores" in out and "Win rates" in out
+    folder = tmp_path / "pilot-results"
+    with open(folder / "study-1-ratings.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == given == 8 + 3  # every regular answer and each rater's check, once
     assert len({(r["rater_id"], r["item_id"]) for r in rows}) == len(rows)
-    assert (tmp_path / "summary.csv").stat().st_size > 0
+    with open(folder / "study-1-summary.csv", newline="", encoding="utf-8") as handle:
+        systems = {r["system"]: r for r in csv.DictReader(handle) if r["table"] == "systems"}
+    assert systems["full"]["knowledge_base"].endswith("knowledge.db") and int(systems["full"]["knowledge_edges"]) > 0
+    assert systems["plain"]["knowledge_base"] == "none"
