@@ -247,3 +247,19 @@ def test_a_withdrawn_invite_is_refused_even_when_replayed(factory, people, servi
     for token in tokens[1:]:
         with pytest.raises(PermissionDenied, match="already used|withdrawn"):
             service.redeem(invite=token)
+
+
+def test_opening_a_link_again_or_on_a_full_study_gives_a_plain_reason(factory, people, service):
+    study = _study(factory, people, premises=1, k=1, rate=0.0)  # 1 rater slot
+    first, second = _invites(factory, study, 2)
+    arrival = service.arrive(invite=first)
+    assert arrival.notice == "" and service.current_item(arrival.token, study_id=study) is not None
+    again = service.arrive(invite=first, current=arrival.token)  # the same browser: go on, no complaint
+    assert again == type(again)(arrival.token, "")
+    elsewhere = service.arrive(invite=first)  # another browser
+    assert elsewhere.token is None and elsewhere.notice.startswith("This invite link has already been used")
+    full = service.arrive(invite=second)
+    assert full.token is None and "nothing left for you to rate" in full.notice
+    assert service.arrive(invite="x" * 40).notice == "This invite link is unknown; please check it was copied whole."
+    with pytest.raises(PermissionDenied, match="no item to answer"):
+        service.submit(arrival.token, item_id=None, answers={}, time_spent_ms=0)
