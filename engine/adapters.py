@@ -59,3 +59,15 @@ def adapter_prompt_style(folder: Path) -> str:
     """The prompt style the adapter in `folder` was trained with (its manifest's, else "cntrl")."""
     manifest = folder / MANIFEST
     return json.loads(manifest.read_text(encoding="utf-8")).get("prompt_style", "cntrl") if manifest.is_file() else "cntrl"
+
+
+def adapter_knows(folder: str | Path, task: str) -> bool:
+    """Whether the adapter in `folder` was trained on `task` (its manifest's "tasks" lists it)."""
+    manifest = Path(folder) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        tasks = json.loads(manifest.read_text(encoding="utf-8")).get("tasks", [])
+    except (OSError, ValueError):
+        return False
+    return isinstance(tasks, list) and task in tasks

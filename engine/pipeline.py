@@ -23,6 +23,7 @@ from engine.keywords import (
     extract_keywords,
 )
 from engine.knowledge.base import NullRanker, NullRetriever, Ranker, Retriever
+from engine.storyline import Storyline, storyline_predictor
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
 
@@ -60,6 +61,11 @@ class Pipeline:
     def suggest_keywords(self, context: StoryContext, seed: int | None = None) -> list[str]:
         """The predictor's keywords for the sentence after `context`."""
         return self.predictor.predict(self.validate_context(context), seed=seed).keywords
+
+    def plan_storyline(self, context: StoryContext, count: int = 4, *, kept=(), seed: int | None = None) -> Storyline:
+        """The keywords of the `count` sentences after `context` at once, the first `kept` slots as given."""
+        return storyline_predictor(self.generator, self.predictor).predict(self.validate_context(context), count,
+                                                                            kept=kept, seed=seed)
 
     def choose_keywords(self, context: StoryContext, keywords, seed: int, notes: list[str]) -> tuple[list[str], str]:
         """Given keywords (validated) or predicted ones, and where they came from."""
