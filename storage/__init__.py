@@ -52,6 +52,7 @@ from storage.stories import (
     replace_from,
     restore_story,
     set_memory,
+    set_storyline,
 )
 from storage.studies import (
     CONTROL_ANSWERS,
@@ -127,6 +128,7 @@ __all__ = [
     "update_entry",
     "ping",
     "set_memory",
+    "set_storyline",
     "CONTROL_ANSWERS",
     "CONTROL_SCORES",
     "LIKERT_RANGE",

@@ -50,6 +50,7 @@ def export_json(session: Session, *, user_id: int, story_id: int) -> dict[str, A
         "memory": story.memory,
         "authors_note": story.authors_note,
         "note_depth": story.note_depth,
+        "storyline": story.storyline or {},
         "created_at": story.created_at.isoformat(),
         "updated_at": story.updated_at.isoformat(),
         "head": refs.get(story.head_node_id) if story.head_node_id else None,
@@ -94,6 +95,7 @@ def import_json(session: Session, *, user_id: int, document: Mapping[str, Any]) 
         settings=header["settings"],
     )
     story.memory, story.authors_note, story.note_depth = header["memory"], header["authors_note"], header["note_depth"]
+    story.storyline = header["storyline"]
     ids: dict[int, int] = {}
     for ref, parent_ref, position, text, record, created in parsed:
         node = Node(
@@ -156,6 +158,7 @@ def _parse(document: Any) -> tuple[dict[str, Any], list[tuple]]:
         "memory": validate.text(document.get("memory", ""), field="memory", allow_empty=True),
         "authors_note": validate.text(document.get("authors_note", ""), field="author's note", allow_empty=True),
         "note_depth": validate.note_depth(document.get("note_depth", 1)),
+        "storyline": validate.storyline(document.get("storyline", {})),  # none before plans existed
         "created_at": _timestamp(document.get("created_at")),
         "updated_at": _timestamp(document.get("updated_at")),
         "head": head,

@@ -102,6 +102,8 @@ class Story(Base):
     memory: Mapped[str] = mapped_column(Text, default="")
     authors_note: Mapped[str] = mapped_column(Text, default="")
     note_depth: Mapped[int] = mapped_column(Integer, default=1)
+    # The plan: {"slots": [keywords of sentence 1, of sentence 2, ...], "source": ...}; {} for none.
+    storyline: Mapped[dict[str, Any]] = mapped_column(default=dict)
     head_node_id: Mapped[int | None] = mapped_column(
         ForeignKey("nodes.id", use_alter=True, name="fk_stories_head_node_id_nodes")
     )

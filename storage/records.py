@@ -137,6 +137,7 @@ class StoryView:
     memory: str = ""
     authors_note: str = ""
     note_depth: int = 1
+    storyline: dict[str, Any] = field(default_factory=dict)  # {"slots": [[keyword, ...], ...], "source": ...} or {}
     bible: tuple[Any, ...] = ()  # the story bible's live entries (storage.bible.EntryView), oldest first
     ratings: dict[int, list[Any]] = field(default_factory=dict)  # node id -> storage.ratings.RatingView
 

@@ -166,6 +166,7 @@ def fork_story(
     )
     fork.forked_from_id, fork.base_node_id, fork.head_node_id = source.id, node.id, node.id
     fork.memory, fork.authors_note, fork.note_depth = source.memory, source.authors_note, source.note_depth
+    fork.storyline = dict(source.storyline)
     session.flush()
     bible.copy_entries(session, source=source, target=fork)
     return fork
@@ -194,6 +195,18 @@ def set_memory(
     story.memory, story.authors_note = memory, authors_note
     if depth is not None:
         story.note_depth = depth
+    story.updated_at = utcnow()
+    return story
+
+
+def set_storyline(session: Session, *, user_id: int, story_id: int, storyline: Any) -> Story:
+    """Set the story's plan (`validate.storyline`: {"slots": [[keyword, ...], ...], "source": ...}, or {}).
+
+    Slot i holds the keywords of sentence i + 1; the sentences themselves are not touched.
+    """
+    plan = validate.storyline(storyline)
+    story = tree.get_story(session, user_id=user_id, story_id=story_id, for_update=True)
+    story.storyline = plan
     story.updated_at = utcnow()
     return story
 
@@ -239,6 +252,7 @@ def load_story(
         memory=story.memory,
         authors_note=story.authors_note,
         note_depth=story.note_depth,
+        storyline=dict(story.storyline or {}),
         head_node_id=story.head_node_id,
         forked_from_id=story.forked_from_id,
         can_undo=story.head_node_id is not None,

@@ -16,6 +16,7 @@ MAX_KEYWORDS = 64
 MAX_KEYWORD = 100
 MAX_JSON_BYTES = 2_000_000
 MAX_NOTE_DEPTH = 20  # sentences before the end an author's note may sit
+MAX_STORYLINE_SLOTS = 1_000  # a storyline's slots, one per sentence
 
 
 def note_depth(value: Any) -> int:
@@ -48,6 +49,20 @@ def keywords(value: Any) -> list[str]:
         word = text(keyword, field="keyword", limit=MAX_KEYWORD).strip()
         cleaned.append(word)
     return cleaned
+
+
+def storyline(value: Any) -> dict[str, Any]:
+    """A story's plan: {} (none), or {"slots": [[keyword, ...], ...], "source": how it was planned}."""
+    if value in (None, {}):
+        return {}
+    found = json_object(value, field="storyline")
+    slots = found.get("slots")
+    if isinstance(slots, str | bytes) or not isinstance(slots, list | tuple):
+        raise InvalidInput("a storyline's slots must be a list of keyword lists")
+    if len(slots) > MAX_STORYLINE_SLOTS:
+        raise InvalidInput(f"a storyline has at most {MAX_STORYLINE_SLOTS:,} slots, got {len(slots):,}")
+    source = text(found.get("source", "writer"), field="storyline source", limit=MAX_NAME)
+    return {"slots": [keywords(slot) for slot in slots], "source": source}
 
 
 MAX_ID = 2**63 - 1  # the largest id an SQL BIGINT (and SQLite's INTEGER) holds

@@ -48,7 +48,7 @@ def test_autogenerate_finds_no_difference(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine=engine, revision="m001_initial") == "m001_initial"
     assert _diff(engine), "the comparison must see the tables m002 adds"
-    assert upgrade(engine=engine) == head_revision() == "m010_one_undo_store"
+    assert upgrade(engine=engine) == head_revision() == "m011_storyline"
     assert _diff(engine) == []
     engine.dispose()
 
@@ -78,7 +78,7 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     assert "ratings" not in inspect(engine).get_table_names()
     assert "disabled_at" not in {c["name"] for c in inspect(engine).get_columns("users")}
 
-    assert upgrade(engine=engine) == "m010_one_undo_store"
+    assert upgrade(engine=engine) == "m011_storyline"
     with factory.begin() as session:
         after = load_story(session, user_id=ann, story_id=story_id)
         assert after == before and after.text == "Uno."
@@ -130,7 +130,7 @@ def test_downgrade_and_upgrade_again(db_url):
     upgrade(engine=engine)
     assert downgrade(engine=engine, revision="base") == "base"
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine=engine) == "m010_one_undo_store"
+    assert upgrade(engine=engine) == "m011_storyline"
     engine.dispose()
 
 
@@ -138,7 +138,7 @@ def test_command_line_upgrades_the_given_database(tmp_path):
     db = tmp_path / "cli.db"
     run = [sys.executable, "-m", "storage", "--db", f"sqlite:///{db}"]
     up = subprocess.run([*run, "upgrade"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "at m010_one_undo_store" in up.stdout
+    assert "at m011_storyline" in up.stdout
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
     assert {"nodes", "ratings"} <= set(inspect(engine).get_table_names())
@@ -172,7 +172,7 @@ def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
             f"VALUES (1001, 1002, 1003, false, {when})",
         ):
             connection.exec_driver_sql(statement)
-    assert upgrade(engine=engine) == "m010_one_undo_store"
+    assert upgrade(engine=engine) == "m011_storyline"
     assert "redo_stack" not in {c["name"] for c in inspect(engine).get_columns("stories")}
     assert downgrade(engine=engine, revision="m009_bible_ratings") == "m009_bible_ratings"
     with engine.connect() as connection:
@@ -180,7 +180,7 @@ def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
         moves = connection.exec_driver_sql("SELECT before_node_id, after_node_id FROM head_moves").all()
     assert (json.loads(stack) if isinstance(stack, str) else stack) == [1005, 1004]
     assert [tuple(m) for m in moves] == [(1002, 1003)]  # the regenerate stays a move; the steps back are the stack again
-    assert upgrade(engine=engine) == "m010_one_undo_store"
+    assert upgrade(engine=engine) == "m011_storyline"
     factory = make_sessionmaker(engine)
     with factory.begin() as session:
         assert load_story(session, user_id=1001, story_id=1001).can_redo
