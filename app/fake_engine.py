@@ -1,7 +1,7 @@
 """A scripted, deterministic stand-in for the engine's Pipeline, for UI tests and demos.
 
 It has the part of the Pipeline's interface the app uses (`model_id`, `knowledge_note`,
-`suggest_keywords`, `stream_step`). `enqueue([...])` makes the next sentence stream exactly
+`suggest_keywords`, `plan_storyline`, `stream_step`). `enqueue([...])` makes the next sentence stream exactly
 those chunks; otherwise it writes a fixed sentence that contains the keywords, word by word.
 Its Steps keep the Pipeline's contract (keywords by `clean_keywords`, the same provenance
 fields, pinned facts first); tests/app/test_engine_contract.py runs the same scenarios on both.
@@ -17,6 +17,7 @@ from engine import bible
 from engine.alternatives import TokenChoice, TokenOption
 from engine.keywords import MAX_RAW_KEYWORDS, clean_keywords
 from engine.prompts import MEMORY_SHARE, NOTE_SHARE
+from engine.storyline import Storyline, check_slots
 from engine.types import Fact, SamplingParams, ScoredFact, Step, StoryContext
 
 SCRIPTED_PROMPT_WORDS = 1_000  # the scripted prompt budget, for clipping notes
@@ -62,6 +63,16 @@ class FakeEngine:
         context = context.validated()
         self.calls.append(FakeCall("suggest_keywords", context, []))
         return list(DEFAULT_KEYWORDS[len(context.sentences) % len(DEFAULT_KEYWORDS)])
+
+    def plan_storyline(self, context: StoryContext, count: int = 4, *, kept=(), seed: int | None = None) -> Storyline:
+        """The scripted keywords of each later sentence (as `suggest_keywords` gives them), the first
+        `kept` slots as given; the engine's limit on slots (`check_slots`) applies."""
+        check_slots(count)
+        context = context.validated()
+        self.calls.append(FakeCall("plan_storyline", context, []))
+        start = len(context.sentences)
+        planned = [list(DEFAULT_KEYWORDS[(start + i) % len(DEFAULT_KEYWORDS)]) for i in range(len(kept), count)]
+        return Storyline([list(s) for s in kept] + planned, "scripted", seed if seed is not None else 1234)
 
     def stream_step(
         self,

@@ -2,7 +2,8 @@
 
 A thin facade over the two parts, so the UI, the API and the tests keep one name:
 `StoryLibrary` (app/service_library.py: stories, exports, the bible, ratings, history) and
-`StoryWriting` (app/service_writing.py: write, regenerate, edit, choose, undo, redo), which
+`StoryWriting` (app/service_writing.py: write, regenerate, edit, choose, undo, redo) and
+`StoryPlanning` (app/service_storyline.py: plan the storyline, edit it, write to it), which
 share the library's store and per-story locks.
 """
 
@@ -13,10 +14,11 @@ from typing import Any
 from app.admission import WritingQueue
 from app.engine_handle import EngineHandle
 from app.service_library import HistoryEntry, StoryLibrary
+from app.service_storyline import StoryPlanning
 from app.service_writing import StoryWriting
 from app.store import Store
 
-__all__ = ["HistoryEntry", "StoryLibrary", "StoryService", "StoryWriting"]
+__all__ = ["HistoryEntry", "StoryLibrary", "StoryPlanning", "StoryService", "StoryWriting"]
 
 
 class StoryService:
@@ -25,12 +27,16 @@ class StoryService:
     def __init__(self, *, engine: EngineHandle, store: Store, queue: WritingQueue | None = None) -> None:
         self.library = StoryLibrary(store=store)
         self.writing = StoryWriting(library=self.library, engine=engine, queue=queue)
+        self.planning = StoryPlanning(writing=self.writing)
 
     def __getattr__(self, name: str) -> Any:
-        """A library operation (or `store`, `locks`), else a writing one (or `engine`, `queue`)."""
-        if name in ("library", "writing"):  # not set yet: never look them up in themselves
+        """A library operation (or `store`, `locks`), else a writing one (or `engine`, `queue`), else a
+        storyline one."""
+        if name in ("library", "writing", "planning"):  # not set yet: never look them up in themselves
             raise AttributeError(name)
-        try:
-            return getattr(self.library, name)
-        except AttributeError:
-            return getattr(self.writing, name)
+        for part in (self.library, self.writing):
+            try:
+                return getattr(part, name)
+            except AttributeError:
+                pass
+        return getattr(self.planning, name)

@@ -39,14 +39,14 @@ class StoryWriting:
     def suggest_keywords(self, *, user_id: int, story_id: int, seed: int | None = None) -> list[str]:
         view = self._load(user_id, story_id, with_bible=True)
         with self.queue.ticket():
-            return suggest(self.engine.get(), _context(view, len(view.nodes)), seed)
+            return suggest(self.engine.get(), story_context(view, len(view.nodes)), seed)
 
     def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
         """Stream the next sentence, save it after the head, then yield the story."""
         with self.library.locks.hold(story_id, user_id):
             view = self._load(user_id, story_id, with_bible=True)
             index = len(view.nodes) + 1
-            step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, request)
+            step = yield from self._sentence(self.engine.get(), story_context(view, index - 1), index, request)
             self._save(user_id, view, lambda s: storage.append_node(
                 s, user_id=user_id, story_id=story_id, text=step.sentence, provenance=provenance(step)))
             yield self._load(user_id, story_id)
@@ -59,16 +59,25 @@ class StoryWriting:
             view = self._load(user_id, story_id, with_bible=True)
             node = node_at(view, index)
             engine = self.engine.get()
-            step = yield from self._sentence(engine, _context(view, index - 1), index, request)
+            step = yield from self._sentence(engine, story_context(view, index - 1), index, request)
             texts = [n.text for n in view.nodes[: index - 1]] + [step.sentence]
             records: list[tuple[str, Provenance]] = [(step.sentence, provenance(step))]
             for later in view.nodes[index:] if keep_following else []:
-                context = replace(_context(view, 0), sentences=tuple(texts))
+                context = replace(story_context(view, 0), sentences=tuple(texts))
                 again = replace(request, keywords=later.provenance.keywords, pinned=(), vetoed=())
                 next_step = yield from self._sentence(engine, context, len(texts) + 1, again)
                 texts.append(next_step.sentence)
                 records.append((next_step.sentence, provenance(next_step)))
             self._replace_from(user_id, view, node, records)
+            yield self._load(user_id, story_id)
+
+    def stream_revise(self, *, user_id: int, story_id: int, index: int, request: StepRequest) -> Iterator[Delta | StoryView]:
+        """Write sentence `index` again as a new version; the later sentences stay as they are (undo returns it)."""
+        with self.library.locks.hold(story_id, user_id):
+            view = self._load(user_id, story_id, with_bible=True)
+            node = node_at(view, index)
+            step = yield from self._sentence(self.engine.get(), story_context(view, index - 1), index, request)
+            self._replace_from(user_id, view, node, [(step.sentence, provenance(step)), *_tail(view, index)])
             yield self._load(user_id, story_id)
 
     def token_alternatives(self, *, user_id: int, story_id: int, index: int) -> list[dict]:
@@ -90,7 +99,7 @@ class StoryWriting:
             chosen = _pick_token(tokens[position], token, position)
             prefix = tuple(t["id"] for t in tokens[:position]) + (chosen,)
             again = replace(request, keywords=request.keywords or node.provenance.keywords, prefix_tokens=prefix)
-            step = yield from self._sentence(self.engine.get(), _context(view, index - 1), index, again)
+            step = yield from self._sentence(self.engine.get(), story_context(view, index - 1), index, again)
             self._replace_from(user_id, view, node, [(step.sentence, provenance(step)), *_tail(view, index)])
             yield self._load(user_id, story_id)
 
@@ -185,7 +194,7 @@ def _collect(stream: Iterator[Delta | Step], *, between: Callable[[], None] = la
     return step
 
 
-def _context(view: StoryView, sentences: int) -> StoryContext:
+def story_context(view: StoryView, sentences: int) -> StoryContext:
     """The premise, the first `sentences` sentences, the story's memory and author's note, and its bible."""
     return StoryContext(view.premise, tuple(n.text for n in view.nodes[:sentences]), memory=view.memory,
                         authors_note=view.authors_note, note_depth=view.note_depth,

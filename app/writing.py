@@ -25,6 +25,8 @@ class Engine(Protocol):
 
     def stream_step(self, context: StoryContext, **kwargs) -> Iterator[str | Step]: ...
 
+    def plan_storyline(self, context: StoryContext, count: int = 4, *, kept=(), seed: int | None = None): ...
+
 
 @dataclass(frozen=True)
 class Delta:
@@ -90,16 +92,26 @@ def stream_sentence(
 
 def suggest(engine: Engine, context: StoryContext, seed: int | None) -> list[str]:
     """The predictor's keywords; failures become `AppError`."""
+    return list(_asking(engine, "keyword prediction", lambda: engine.suggest_keywords(context, seed=seed)))
+
+
+def plan(engine: Engine, context: StoryContext, count: int, kept: list[list[str]], seed: int | None):
+    """The engine's storyline (engine.storyline.Storyline) for `count` slots after `context`; failures become `AppError`."""
+    return _asking(engine, "storyline planning", lambda: engine.plan_storyline(context, count, kept=kept, seed=seed))
+
+
+def _asking(engine: Engine, what: str, call):
+    """`call()`, with a refusal (ValueError), a backend outage or a model failure as one `AppError`."""
     try:
-        return list(engine.suggest_keywords(context, seed=seed))
+        return call()
     except ValueError as error:
         raise AppError(str(error)) from None
     except BackendUnavailable as error:
-        log.warning("generation backend unavailable for keyword prediction: %s", error)
+        log.warning("generation backend unavailable for %s: %s", what, error)
         raise AppError(str(error)) from None
     except Exception as error:
-        log.exception("keyword prediction failed")
-        raise AppError(f"keyword prediction failed ({type(error).__name__}: {error})") from None
+        log.exception("%s failed", what)
+        raise AppError(f"{what} failed ({type(error).__name__}: {error})") from None
 
 
 def provenance(step: Step) -> Provenance:
