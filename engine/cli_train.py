@@ -34,6 +34,11 @@ def register(subparsers) -> None:
                    help="how the examples' facts are ranked against the story (embedding: the product's ranker, slow)")
     p.add_argument("--model", default="default", help="base model to train (as for --model elsewhere)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0: all)")
+    p.add_argument("--preferences", metavar="FILE",
+                   help="instead of supervised training, DPO on these JSONL pairs (as `python -m app pairs` exports) "
+                   "starting from --init-adapter (default: the shipped adapter)")
+    p.add_argument("--beta", type=float, default=0.1, help="(preferences) DPO beta")
+    p.add_argument("--epochs", type=int, default=1, help="(preferences) passes over the pairs")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
@@ -50,6 +55,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.preferences:
+        return run_preferences(args)
     from engine import paths
     from engine.training.run import is_main_process, prepare_examples, train_adapter
 
@@ -69,4 +76,31 @@ def run_train(args: argparse.Namespace) -> int:
                "minutes": (time.perf_counter() - start) / 60}
     if is_main_process():
         print(json.dumps(summary, indent=1))
+    return 0
+
+
+def run_preferences(args: argparse.Namespace) -> int:
+    """DPO on a preference file from the supervised adapter; the tuned adapter lands in <out>/adapter."""
+    from engine import paths
+    from engine.adapters import DEFAULT_ADAPTER
+    from engine.loading import LoadConfig, load_model
+    from engine.training.checkpoint import save_adapter
+    from engine.training.preferences import DPOConfig, read_preferences, train_dpo
+    from engine.training.trainer import wrap_model
+
+    pairs = read_preferences(Path(args.preferences))
+    out = Path(args.out) if args.out else paths.data_dir(args.data_dir) / "training" / "cntrl-dpo"
+    start_from = args.init_adapter or str(DEFAULT_ADAPTER)
+    loaded = load_model(LoadConfig(model=args.model, data_dir=args.data_dir, device_map="cpu", dtype="float32",
+                                   threads=args.threads, adapter="none"))
+    model = wrap_model(loaded.model, TrainConfig(init_adapter=start_from))
+    config = DPOConfig(beta=args.beta, lr=args.lr or DPOConfig.lr, epochs=args.epochs, seed=args.seed or 0)
+    start = time.perf_counter()
+    figures = train_dpo(model, loaded.tokenizer, pairs, config=config)
+    figures["minutes"] = (time.perf_counter() - start) / 60
+    manifest = {"base_model": loaded.model_id, "stage": "dpo", "init_adapter": start_from,
+                "preferences": str(args.preferences), **{k: v for k, v in figures.items() if k != "losses"}}
+    save_adapter(model, loaded.tokenizer, out / "adapter", full=False, manifest=manifest)
+    print(json.dumps({**manifest, "final_loss": figures["losses"][-1] if figures["losses"] else None,
+                      "adapter": str(out / "adapter")}, indent=1))
     return 0

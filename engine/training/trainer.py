@@ -270,7 +270,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         config, result = self.config, TrainResult(self.state, out_dir=self.out_dir)
-        lengths = [len(e.input_ids) for e in self.train]
+        lengths = getattr(self.train, "lengths", None) or [len(e.input_ids) for e in self.train]
         started, base_seconds = time.perf_counter(), self.state.seconds
         self._started = started
         bar = tqdm(total=config.max_steps, initial=self.state.step, disable=not self.show_progress, desc="train")
