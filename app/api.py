@@ -14,7 +14,8 @@ from app.writing import StepRequest
 
 def register_api(handlers: Handlers) -> None:
     """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story,
-    /token_alternatives, /continue_from_token, /set_memory, /add_bible_entry and /rate_sentence."""
+    /token_alternatives, /continue_from_token, /set_memory, /add_bible_entry, /rate_sentence and the
+    storyline's /plan_story, /replan_story, /set_storyline and /write_to_plan."""
     service, users = handlers.service, handlers.users
 
     @page_errors
@@ -45,8 +46,7 @@ def register_api(handlers: Handlers) -> None:
     @page_errors
     def undo(story_id: str, request: gr.Request) -> str:
         """Take back the last change; returns the story text (premise and sentences)."""
-        view = service.undo(user_id=users.id_of(request), story_id=parse_story_id(story_id))
-        return " ".join([view.premise.strip(), view.text]).strip()
+        return _story_text(service.undo(user_id=users.id_of(request), story_id=parse_story_id(story_id)))
 
     @page_errors
     def export_story(story_id: str, request: gr.Request) -> str:
@@ -94,8 +94,40 @@ def register_api(handlers: Handlers) -> None:
                                      reason=_text(reason, "reason"))
 
     for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story, token_alternatives,
-               continue_from_token, set_memory, add_bible_entry, rate_sentence):
+               continue_from_token, set_memory, add_bible_entry, rate_sentence, *storyline_api(handlers)):
         gr.api(fn, api_name=fn.__name__)
+
+
+def storyline_api(handlers: Handlers) -> tuple:
+    """/plan_story, /replan_story, /set_storyline and /write_to_plan; a storyline comes back as JSON:
+    {"slots": [[keyword, ...], ...], "text": "a, b | c | ...", "source": ..., "notes": [...]}."""
+    service, users = handlers.service, handlers.users
+
+    @page_errors
+    def plan_story(story_id: str, sentences: int, request: gr.Request) -> str:
+        """Plan the keywords of the next `sentences` sentences (slot i: sentence i); returns the storyline."""
+        return json.dumps(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                             sentences=_index(sentences, "sentences")).to_dict(), ensure_ascii=False)
+
+    @page_errors
+    def replan_story(story_id: str, from_slot: int, request: gr.Request) -> str:
+        """Plan the storyline again from slot `from_slot`, keeping the slots before it; returns the storyline."""
+        return json.dumps(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                             from_slot=_index(from_slot, "from_slot")).to_dict(), ensure_ascii=False)
+
+    @page_errors
+    def set_storyline(story_id: str, storyline: str, request: gr.Request) -> str:
+        """Save the writer's storyline, "a, b | c | | d" (an empty slot is predicted at write time)."""
+        return json.dumps(service.set_storyline(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                                slots=_text(storyline, "storyline")).to_dict(), ensure_ascii=False)
+
+    @page_errors
+    def write_to_plan(story_id: str, request: gr.Request) -> str:
+        """Write every planned sentence not written as planned; returns the story text (premise and sentences)."""
+        return _story_text(_last(service.stream_write_to_plan(user_id=users.id_of(request),
+                                                              story_id=parse_story_id(story_id))))
+
+    return plan_story, replan_story, set_storyline, write_to_plan
 
 
 def memory_saved(view) -> str:
@@ -103,6 +135,11 @@ def memory_saved(view) -> str:
     return (f"Saved for story {view.id}: memory {len(view.memory):,} characters, author's note "
             f"{len(view.authors_note):,} characters, {view.note_depth} sentence(s) from the end. "
             "Text that does not fit the prompt is clipped; each sentence's notes say so.")
+
+
+def _story_text(view) -> str:
+    """The premise and the sentences, as one text."""
+    return " ".join([view.premise.strip(), view.text]).strip()
 
 
 def _last(stream):

@@ -131,7 +131,7 @@ class Handlers:
         """Stream the next sentence into the live row, then show it as a saved row."""
         user, sid = self.story_ids(story_id, request)
         request_ = StepRequest(keywords=keywords, params=params_from_panel(*panel))
-        yield from _streamed(self.service.stream_write(user_id=user, story_id=sid, request=request_))
+        yield from streamed(self.service.stream_write(user_id=user, story_id=sid, request=request_))
 
     @page_errors
     def continue_story(self, request: gr.Request, story_id, *panel):
@@ -141,7 +141,7 @@ class Handlers:
         keywords = self.service.suggest_keywords(user_id=user, story_id=sid, seed=params.seed)
         stream = self.service.stream_write(user_id=user, story_id=sid,
                                            request=StepRequest(keywords=keywords, params=params))
-        yield from _streamed(stream)
+        yield from streamed(stream)
 
     @page_errors
     def regenerate_sentence(self, index: int, request: gr.Request, story_id, keywords, pinned, vetoed, follow,
@@ -149,7 +149,7 @@ class Handlers:
         user, sid = self.story_ids(story_id, request)
         step = StepRequest(keywords=keywords, params=params_from_panel(*panel),
                            pinned=tuple(pinned or ()), vetoed=tuple(vetoed or ()))
-        yield from _streamed(self.service.stream_regenerate(
+        yield from streamed(self.service.stream_regenerate(
             user_id=user, story_id=sid, index=index, request=step, keep_following=bool(follow)))
 
     @page_errors
@@ -159,7 +159,7 @@ class Handlers:
         position, _, token = str(choice or "").partition(":")
         if not position.isdigit() or not token.isdigit():
             raise AppError("choose one of the alternatives listed under the tokens")
-        yield from _streamed(self.service.stream_continue_from_token(
+        yield from streamed(self.service.stream_continue_from_token(
             user_id=user, story_id=sid, index=index, position=int(position), token=int(token),
             request=StepRequest(params=params_from_panel(*panel))))
 
@@ -201,7 +201,7 @@ def editor_values(view: StoryView | None):
     return str(view.id), ShownStory(view), view.premise, view.title
 
 
-def _streamed(stream):
+def streamed(stream):
     """(view, live text) updates: the live row grows per delta; the saved story ends it."""
     live, index = "", 0
     for item in stream:

@@ -17,6 +17,7 @@ from app.ui_memory import memory_panel
 from app.ui_ratings import history_rating_box
 from app.ui_reading import reading_view, wire_reading_view
 from app.ui_rows import RowWiring, render_rows
+from app.ui_storyline import storyline_box, wire_storyline
 from engine.types import SamplingParams
 
 READY_MARK = "<span id='page-ready'></span>"  # set once the page has loaded the writer's story
@@ -60,12 +61,14 @@ def build_demo(engine, store: Store, *, defaults: SamplingParams | None = None,
             panel, follow = sampling_panel(defaults or SamplingParams())
             memory_panel(handlers, story_id)  # memory and author's note of the open story
             bible_panel(handlers, story_id)  # the open story's characters, places and rules
+            storyline = storyline_box()  # the plan: one slot of keywords per sentence
             reading = reading_view()  # the story as prose, above the rows
             rows = gr.Column()
             live = gr.Textbox(label="Writing", interactive=False, elem_id="live", lines=1)
             next_keywords, suggest_button, write_button, continue_button, undo_button, redo_button = next_box()
             keyboard_shortcuts(demo)  # the keys' help panel and listener
             wire_reading_view(reading, view, live)
+            wire_storyline(handlers, storyline, story_id, view, live, panel)
         with gr.Tab("Stories", id="stories") as stories_tab:
             stories = stories_box()
         with gr.Tab("History", id="history") as history_tab:

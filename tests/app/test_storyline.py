@@ -110,3 +110,27 @@ def test_a_failure_midway_names_what_was_saved(service, alice, fake):
             if not isinstance(item, Delta) and len(item.nodes) == 2:
                 fake.fail_next(RuntimeError("model crashed"))  # the third sentence fails
     assert [n.text for n in service.load(user_id=alice, story_id=story).nodes] == ["Rain fell.", "The harbor slept."]
+
+
+def test_plan_and_write_through_the_api(fake, store):
+    import json
+
+    from gradio_client import Client
+
+    from tests.app.helpers import served
+
+    with served(fake, store) as server:
+        client = Client(server.url, verbose=False)
+        story = client.predict(PREMISE, api_name="/new_story")
+        planned = json.loads(client.predict(story, 3, api_name="/plan_story"))
+        assert planned["text"] == "phone, battery | store, charger | friend, call" and planned["source"] == "scripted"
+        edited = json.loads(client.predict(story, "phone | harbor, storm | ", api_name="/set_storyline"))
+        assert edited["slots"] == [["phone"], ["harbor", "storm"], []]
+        text = client.predict(story, api_name="/write_to_plan")
+        assert text.startswith(PREMISE) and "harbor" in text and "storm" in text
+        again = json.loads(client.predict(story, 2, api_name="/replan_story"))
+        assert again["slots"][0] == ["phone"] and len(again["slots"]) == 3
+        with pytest.raises(Exception, match="plan at most 12 sentences"):
+            client.predict(story, 40, api_name="/plan_story")
+        document = json.loads(client.predict(story, api_name="/export_story"))
+        assert document["storyline"]["slots"] == again["slots"]
