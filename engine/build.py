@@ -116,6 +116,19 @@ def generator_for(load: LoadConfig, config: GeneratorConfig | None = None) -> Ba
     return BACKEND_LOADERS[load.backend](load, config)
 
 
+def load_reranker(name: str, ranker):
+    """The coherence reranker `name` names over the ranker's encoder, or None for "none"."""
+    from engine.coherence import DEFAULT_COHERENCE, CoherenceReranker, load_scorer, ranker_encoder
+
+    if name == "none":
+        return None
+    folder = DEFAULT_COHERENCE if name == "auto" else Path(name)
+    if not hasattr(ranker, "_encode"):
+        raise ValueError("the coherence reranker reads the embedding ranker's sentence vectors; "
+                         "it cannot run with the knowledge ranker turned off")
+    return CoherenceReranker(load_scorer(folder), ranker_encoder(ranker))
+
+
 def make_predictor(name: str, generator: BaseGenerator) -> Predictor:
     """The keyword predictor registered as `name` in `PREDICTORS` ("model" or "rake")."""
     if name not in PREDICTORS:
@@ -130,8 +143,10 @@ def pipeline_from_model(
     data_dir: str | None = None,
     predictor: str = "model",
     generator_config: GeneratorConfig | None = None,
+    reranker: str = "none",
 ) -> Pipeline:
-    """A Pipeline around an already loaded model."""
+    """A Pipeline around an already loaded model; `reranker` names the coherence reranker
+    (engine.coherence.load_reranker: "none", "auto" for the shipped one, or a folder)."""
     from engine.knowledge import load_default_stage
     from engine.knowledge.base import NullRanker, NullRetriever
 
@@ -141,7 +156,9 @@ def pipeline_from_model(
         retriever, ranker, note = load_default_stage(data_dir, knowledge.kb_path, ranker=knowledge.ranker)
     else:
         retriever, ranker, note = NullRetriever(), NullRanker(), "knowledge turned off"
-    return Pipeline(generator=generator, predictor=chosen, retriever=retriever, ranker=ranker, knowledge_note=note)
+    pipeline = Pipeline(generator=generator, predictor=chosen, retriever=retriever, ranker=ranker, knowledge_note=note)
+    pipeline.reranker = load_reranker(reranker, ranker)
+    return pipeline
 
 
 def build_pipeline(
@@ -150,9 +167,11 @@ def build_pipeline(
     knowledge: KnowledgeOptions = KnowledgeOptions(),
     predictor: str = "model",
     generator_config: GeneratorConfig | None = None,
+    reranker: str = "none",
 ) -> Pipeline:
     """Load the model `load` names on its backend and compose the full pipeline."""
     load = load or LoadConfig()
     return pipeline_from_model(
         generator_for(load, generator_config), knowledge=knowledge, data_dir=load.data_dir, predictor=predictor,
+        reranker=reranker,
     )

@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "engine.cli_prepare",
     "engine.cli_train",
     "engine.cli_coherence",
+    "engine.cli_preferences",
     "engine.cli_evaluate",
     "engine.cli_bible",
     "engine.knowledge.cli",

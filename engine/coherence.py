@@ -24,10 +24,12 @@ from pathlib import Path
 import torch
 
 from engine.names import new_names
+from engine.paths import asset
 
 EMBED_DIM = 384  # all-MiniLM-L6-v2
 HAND_FEATURES = ("new_name", "copied_4grams", "repeats_sentence", "length", "cos_story", "cos_last", "cos_premise")
 COHERENCE_FILE = "coherence.pt"
+DEFAULT_COHERENCE = asset("coherence")  # the shipped reranker
 COHERENCE_MANIFEST = "coherence.json"
 
 

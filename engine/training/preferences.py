@@ -52,7 +52,8 @@ def _provenance_lists(meta: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if not isinstance(side, dict):
         return (), ()
     keywords = tuple(str(k) for k in side.get("keywords") or [] if str(k).strip())
-    facts = tuple(str(f.get("sentence", "")) if isinstance(f, dict) else str(f) for f in side.get("facts") or [])
+    facts = tuple(str(f.get("sentence") or f.get("text") or "") if isinstance(f, dict) else str(f)
+                  for f in side.get("facts") or [])
     return keywords, tuple(f for f in facts if f.strip())
 
 

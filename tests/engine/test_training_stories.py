@@ -213,3 +213,22 @@ def test_a_tiny_scorer_learns_to_tell_real_from_swapped_names():
 @pytest.mark.parametrize("held_out", [True, False])
 def test_cloze_cases_have_four_sentences(held_out):
     assert all(len(c.sentences) == 4 for c in read_cloze_cases(held_out=held_out)[:50])
+
+
+def test_a_saved_reranker_loads_by_folder_and_none_means_none(tmp_path):
+    from engine.build import load_reranker
+    from engine.coherence import save_scorer
+
+    class BagRanker:
+        def _encode(self, texts):
+            return bag_encoder()(texts)
+
+    save_scorer(NewNameHater(CoherenceConfig(embed_dim=16, hidden=4)), tmp_path / "coherence", {"pairs": 0})
+    reranker = load_reranker(str(tmp_path / "coherence"), BagRanker())
+    scores = reranker.score("Tom had a dog.", [], ["Tom walked the dog.", "Zed walked the dog."])
+    assert scores[0] != scores[1]
+    assert load_reranker("none", BagRanker()) is None
+    with pytest.raises(FileNotFoundError, match="train-coherence"):
+        load_reranker(str(tmp_path / "missing"), BagRanker())
+    with pytest.raises(ValueError, match="embedding ranker"):
+        load_reranker(str(tmp_path / "coherence"), object())
