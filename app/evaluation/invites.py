@@ -13,7 +13,16 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import InvalidInput, StudyFull, create_invite, get_study, open_invites, pool, release_overdue, run_in_transaction
+from storage import (
+    InvalidInput,
+    StudyFull,
+    create_invite,
+    get_study,
+    open_invites,
+    pool,
+    release_overdue,
+    run_in_transaction,
+)
 
 MAX_INVITES = 500
 

@@ -183,7 +183,7 @@ def test_a_pairwise_study_from_admin_page_to_results(site, browser, tmp_path):
     admin.get_by_role("tab", name="Results").click()
     _fill(admin, "results-study", "1")
     admin.locator("#show-results").click()
-    expect(admin.locator("#results-bradley_terry")).to_contain_text("plain", timeout=60000)
+    expect(admin.locator("#results-bradley_terry")).to_contain_text("plain", timeout=180000)
     expect(admin.locator("#results-bradley_terry")).to_contain_text("Bradley-Terry scores with 95% intervals")
     expect(admin.locator("#results-means")).to_be_hidden()  # a pairwise study has no means
     for table, words in {
@@ -200,14 +200,14 @@ def test_a_pairwise_study_from_admin_page_to_results(site, browser, tmp_path):
 
     admin.locator("#results-exclude input").check()
     admin.locator("#show-results").click()
-    expect(admin.locator("#results-note")).to_contain_text("Excluded raters: rater-1-3.", timeout=60000)
+    expect(admin.locator("#results-note")).to_contain_text("Excluded raters: rater-1-3.", timeout=180000)
     expect(admin.locator("#results-quality")).to_contain_text(re.compile(r"rater-1-3.*attention checks 0% < 80%\s*yes"))
     expect(admin.locator("#results-agreement")).to_contain_text(re.compile(r"coherence\s+(-?\d\.\d\d|— \(too few)"))
     scores = _cells(admin, "bradley_terry")
     assert not re.search(r"\d\.\d{3,}", scores) and ("5.0" not in scores or NOT_ESTIMABLE in scores), scores
     admin.locator("#results-exclude input").uncheck()
     admin.locator("#show-results").click()
-    expect(admin.locator("#results-note")).to_contain_text("No rater excluded.", timeout=60000)
+    expect(admin.locator("#results-note")).to_contain_text("No rater excluded.", timeout=180000)
 
     exports = {}
     for name in ("summary.csv", "ratings.csv"):
@@ -279,7 +279,7 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
     _log_in(admin, address, "boss", "boss-password")
     admin.locator("#show-results").click()
     bt = admin.locator("#results-bradley_terry")
-    expect(bt).to_contain_text(f"> 4.9, {NOT_ESTIMABLE}", timeout=60000)
+    expect(bt).to_contain_text(f"> 4.9, {NOT_ESTIMABLE}", timeout=180000)
     expect(bt).to_contain_text(f"< -4.9, {NOT_ESTIMABLE}")
     expect(admin.locator("#results-win_rates")).to_contain_text("100% (6 won, 0 lost, 0 tied of 6)")
     agreement = _cells(admin, "agreement")  # the two raters agree on every item: alpha is 1 or, if all
@@ -288,7 +288,7 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
     _fill(admin, "results-seconds", "2")  # flag r2 (1 s per item) and leave r2 out
     admin.locator("#results-exclude input").check()
     admin.locator("#show-results").click()
-    expect(admin.locator("#results-note")).to_contain_text("Excluded raters: r2.", timeout=60000)
+    expect(admin.locator("#results-note")).to_contain_text("Excluded raters: r2.", timeout=180000)
     expect(admin.locator("#results-quality")).to_contain_text(re.compile(r"r2.*median 1\.0 s per item < 2 s\s*yes"))
     expect(admin.locator("#results-agreement")).to_contain_text(
         "— (too few raters per item: alpha needs an item answered by 2 raters)")
