@@ -93,7 +93,7 @@ def open_store(args: argparse.Namespace):
 
 def add_user_command(args: argparse.Namespace) -> int:
     from app.auth import add_user
-    from app.evaluation.cli import read_password, save_account
+    from app.studies.cli import read_password, save_account
 
     password = read_password(args.name, from_stdin=args.password_stdin)
     store = open_store(args)
@@ -167,7 +167,7 @@ def serve(args: argparse.Namespace) -> int:
     add_health_routes(server, handle, store.factory, queue)
     eval_demo = None
     if not args.no_eval:
-        from app.evaluation.ui import build_eval_demo
+        from app.studies.ui import build_eval_demo
 
         eval_demo = build_eval_demo(session_factory=store.factory, secret=eval_secret(folder, store.factory), engine=handle)
     mount_pages(server, demo, eval_demo=eval_demo, auth=auth, factory=store.factory)

@@ -1,5 +1,5 @@
-"""`python -m app.evaluation create|invite|results|serve ...`."""
+"""`python -m app.evaluation ...`: the old door to the human studies; runs `python -m app studies ...`."""
 
-from app.evaluation.cli import main
+from app.studies.cli import main
 
 raise SystemExit(main())

@@ -135,7 +135,7 @@ def serve_like_the_cli(store, engine) -> Iterator[Running]:
 
     from app.auth import database_checker, remember_client
     from app.cli import mount_pages
-    from app.evaluation.ui import build_eval_demo
+    from app.studies.ui import build_eval_demo
     from app.ui import build_demo
 
     server = FastAPI()

@@ -11,7 +11,7 @@ import pytest
 from fastapi import HTTPException
 
 from app.auth import CLIENT, LoginGate, database_checker
-from app.evaluation.service import EvalService
+from app.studies.service import EvalService
 from storage import LockedOut, LoginPolicy, PermissionDenied, create_user, run_in_transaction
 from storage.models import utcnow
 from storage.throttle import check_allowed, record_failure, record_success

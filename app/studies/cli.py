@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.evaluation.create import (
+from app.studies.create import (
     DEFAULT_PREMISES,
     FromRatings,
     Generation,
@@ -18,10 +18,10 @@ from app.evaluation.create import (
     describe_provenance,
     make_study,
 )
-from app.evaluation.invites import issue_invites
-from app.evaluation.results import QualityRules, write_exports
-from app.evaluation.studies import StudySpec
-from app.evaluation.systems import SYSTEM_NAMES
+from app.studies.invites import issue_invites
+from app.studies.results import QualityRules, write_exports
+from app.studies.studies import StudySpec
+from app.studies.systems import SYSTEM_NAMES
 from storage import (
     ROLES,
     STUDY_KINDS,
@@ -46,7 +46,7 @@ from storage.errors import one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app.evaluation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m app.studies", description=__doc__)
     parser.add_argument(
         "--db", default=None, help="database URL (default: CNTRL_DATABASE_URL or data/stories.db)"
     )
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         factory = make_sessionmaker(engine)
         if args.command == "serve":
             from app.cli import eval_secret
-            from app.evaluation.ui import build_eval_demo
+            from app.studies.ui import build_eval_demo
 
             print(f"evaluation pages on http://{args.host}:{args.port}/", flush=True)
             build_eval_demo(session_factory=factory, secret=eval_secret(data_dir(), factory)).launch(
@@ -226,8 +226,8 @@ def run_revoke(*, factory, args: argparse.Namespace) -> None:
 
 def run_results(*, factory, args: argparse.Namespace) -> None:
     """Print the results tables and write the exports where --out says (default: a folder named for the study)."""
-    from app.evaluation.report import format_report
-    from app.evaluation.results import study_results
+    from app.studies.report import format_report
+    from app.studies.results import study_results
 
     rules = QualityRules(
         min_check_accuracy=args.min_accuracy,
@@ -254,7 +254,7 @@ def default_out(factory, study_id: int) -> Path:
 
 def run_status(*, factory, args: argparse.Namespace) -> None:
     """Print where a study stands."""
-    from app.evaluation.status import format_status, study_status
+    from app.studies.status import format_status, study_status
 
     rules = QualityRules(min_check_accuracy=args.min_accuracy, min_seconds_per_item=args.min_seconds)
     print(format_status(run_in_transaction(factory, lambda s: study_status(s, study_id=args.study, rules=rules))))

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from app.evaluation.antonyms import AntonymTable
-from app.evaluation.studies import (
+from app.studies.antonyms import AntonymTable
+from app.studies.studies import (
     StudySpec,
     assign_raters,
     checks_needed,
@@ -20,7 +20,7 @@ from app.evaluation.studies import (
 )
 from engine.paths import shared_file
 from storage import Assignment, InvalidInput, Study, StudyItem, create_invite, redeem_invite
-from tests.evaluation.helpers import make_study, stories
+from tests.studies.helpers import make_study, stories
 
 CLOZE_VAL = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 

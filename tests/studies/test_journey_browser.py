@@ -20,8 +20,8 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from app.evaluation.cli import main as eval_cli
-from app.evaluation.report import NOT_ESTIMABLE
+from app.studies.cli import main as eval_cli
+from app.studies.report import NOT_ESTIMABLE
 from storage import make_engine, make_sessionmaker, upgrade
 from tests.app.helpers import CHROMIUM
 
@@ -36,7 +36,7 @@ pytestmark = [
 def site(tmp_path, monkeypatch):
     """An empty database, an admin account made with the CLI, a small knowledge base, and the
     evaluation pages on a free port."""
-    from app.evaluation.ui import build_eval_demo
+    from app.studies.ui import build_eval_demo
     from engine.knowledge.import_conceptnet import import_cn100k
 
     rows = ["IsA\tdog\tanimal\t3.0", "CapableOf\tdog\tbark\t2.8", "AtLocation\tman\thome\t1.5"]
@@ -233,9 +233,9 @@ VERBATIM = ("Ann *really* liked_this_one ~~old~~ `code` <b>bold</b> # not a head
 def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bound(site, browser):
     from playwright.sync_api import expect
 
-    from app.evaluation.service import EvalService
-    from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items
-    from app.evaluation.systems import WrittenStory
+    from app.studies.service import EvalService
+    from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+    from app.studies.systems import WrittenStory
     from storage import StudyItem, create_user
 
     url, address = site

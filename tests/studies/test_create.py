@@ -7,9 +7,9 @@ import pytest
 import engine.loading
 from app.engine_handle import EngineHandle
 from app.errors import AppError
-from app.evaluation.create import Generation, StudySettings, engine_names, make_study, reusable
-from app.evaluation.studies import StudySpec
-from app.evaluation.systems import NoKeywords, build_writers
+from app.studies.create import Generation, StudySettings, engine_names, make_study, reusable
+from app.studies.studies import StudySpec
+from app.studies.systems import NoKeywords, build_writers
 from app.fake_engine import FakeEngine
 from engine.knowledge.base import NullRanker, NullRetriever
 from storage import NotFound, get_study, item_counts
@@ -96,8 +96,8 @@ def test_generation_presets_name_the_models_their_systems_use():
 
 
 def test_the_admin_page_offers_the_loaded_model_and_says_so(factory):
-    from app.evaluation.ui import build_eval_demo
-    from app.evaluation.ui_admin import page_settings
+    from app.studies.ui import build_eval_demo
+    from app.studies.ui_admin import page_settings
 
     demo = build_eval_demo(session_factory=factory, engine=EngineHandle(FakeEngine(), description="default"))
     by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}

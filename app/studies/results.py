@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.evaluation.stats import (
+from app.studies.stats import (
     Comparison,
     alpha,
     bradley_terry_intervals,

@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from app.evaluation.service import EvalService
+from app.studies.service import EvalService
 from storage import CONTROL_ANSWERS, LIKERT_RANGE, PAIRWISE_ANSWERS, RaterItem, StorageError
 
 ANSWER_LABELS = {"tie": "tie", "both_bad": "both bad"}

@@ -7,10 +7,10 @@ import math
 import pytest
 from sqlalchemy import func, select
 
-from app.evaluation.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
-from app.evaluation.service import EvalService
+from app.studies.results import QualityRules, raw_rows, summary_rows, to_csv, to_jsonl
+from app.studies.service import EvalService
 from storage import InvalidInput, PermissionDenied, Rating, RatingRevision, study_ratings
-from tests.evaluation.helpers import make_study
+from tests.studies.helpers import make_study
 
 
 @pytest.fixture

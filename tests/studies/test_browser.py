@@ -8,8 +8,8 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items
-from tests.evaluation.helpers import stories
+from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+from tests.studies.helpers import stories
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -21,7 +21,7 @@ pytestmark = [
 @pytest.fixture
 def server(factory, people):
     """The evaluation pages on a free local port with a 7-item Likert study for r1; shut down after."""
-    from app.evaluation.ui import build_eval_demo
+    from app.studies.ui import build_eval_demo
 
     spec = StudySpec(
         name="browser",
@@ -108,7 +108,7 @@ def test_rater_completes_five_items_with_the_keyboard_and_resumes_after_reload(
 def test_admin_sees_the_results_tab_with_a_plot(server, page, factory, people):
     from playwright.sync_api import expect
 
-    from app.evaluation.service import EvalService
+    from app.studies.service import EvalService
 
     service = EvalService(factory=factory, secret=b"x")
     token = service.login(name="r1", password="pw-r1")

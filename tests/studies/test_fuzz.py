@@ -18,7 +18,7 @@ from app.fake_engine import FakeEngine
 from app.store import Store
 from storage import create_user
 from tests.app.api_fuzz import anything, assert_clean, call, indexes, serve_like_the_cli, texts
-from tests.evaluation.helpers import make_study
+from tests.studies.helpers import make_study
 
 EVAL_NAMES = ("login", "submit_answer", "study_status", "results")
 ADMIN_NAMES = ("study_status", "results")
@@ -31,7 +31,7 @@ FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
 def site(tmp_path_factory):
     import httpx
 
-    import app.evaluation.service
+    import app.studies.service
     from app.auth import LoginGate
     from storage.throttle import LoginPolicy
 
@@ -42,7 +42,7 @@ def site(tmp_path_factory):
     study = make_study(store.factory, people, raters=("r1", "r2"))
     # Failed logins are throttled (tests/app/test_login_throttle.py); without the delay the fuzz stays quick.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app.evaluation.service, "LoginGate", functools.partial(LoginGate, policy=LoginPolicy(
+        patch.setattr(app.studies.service, "LoginGate", functools.partial(LoginGate, policy=LoginPolicy(
             delay_s=0.0, lock_after=10**6, client_lock_after=10**6)))
         with serve_like_the_cli(store, FakeEngine()) as running:
             running.http = httpx.Client(base_url=running.url, timeout=60)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.evaluation.antonyms import AntonymTable
+from app.studies.antonyms import AntonymTable
 
 SYSTEM_NAMES = ("full", "no_knowledge", "plain", "antonym", "model")
 KNOWLEDGE_SYSTEMS = ("full", "antonym", "model")  # the systems that write with the knowledge base

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.evaluation.stats import (
+from app.studies.stats import (
     Comparison,
     alpha,
     bradley_terry,

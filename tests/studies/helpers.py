@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.evaluation.studies import StudySpec, assign_raters, create_study_with_items
-from app.evaluation.systems import WrittenStory
+from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+from app.studies.systems import WrittenStory
 
 
 def stories(systems=("full", "plain"), premises=3) -> list[WrittenStory]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from app.evaluation.report import NOT_ESTIMABLE, format_report, report_tables
-from app.evaluation.results import QualityRules, provenance_table, summarise
+from app.studies.report import NOT_ESTIMABLE, format_report, report_tables
+from app.studies.results import QualityRules, provenance_table, summarise
 from storage import RatingRecord
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -14,9 +14,9 @@ from typing import Any
 import gradio as gr
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.evaluation.service import EvalService
-from app.evaluation.ui_admin import build_admin_tab
-from app.evaluation.ui_screens import (
+from app.studies.service import EvalService
+from app.studies.ui_admin import build_admin_tab
+from app.studies.ui_screens import (
     CHOICES,
     Screen,
     criterion_label,

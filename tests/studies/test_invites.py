@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.evaluation.service import EvalService
-from app.evaluation.status import format_status
-from app.evaluation.studies import StudySpec, create_study_with_items
+from app.studies.service import EvalService
+from app.studies.status import format_status
+from app.studies.studies import StudySpec, create_study_with_items
 from storage import (
     Assignment,
     Conflict,
@@ -23,7 +23,7 @@ from storage import (
     create_invite,
     study_ratings,
 )
-from tests.evaluation.helpers import stories
+from tests.studies.helpers import stories
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def test_rater_tokens_are_signed_expire_and_die_with_a_disabled_account(factory,
 
 
 def test_a_withdrawn_invite_is_refused_even_when_replayed(factory, people, service, db_url, capsys):
-    from app.evaluation.cli import main
+    from app.studies.cli import main
 
     study = _study(factory, people, premises=2, k=1, rate=0.0)  # 2 rater slots
     assert main(["--db", db_url, "invite", "--study", str(study), "--count", "3"]) == 2

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from app.evaluation.cli import main
-from app.evaluation.service import EvalService
+from app.studies.cli import main
+from app.studies.service import EvalService
 from storage import (
     PermissionDenied,
     Provenance,
@@ -19,7 +19,7 @@ from storage import (
     make_engine,
     make_sessionmaker,
 )
-from tests.evaluation.helpers import make_study
+from tests.studies.helpers import make_study
 
 
 def _add(db_url, monkeypatch, name, role, password) -> int:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from app.evaluation.results import StudyResults
+from app.studies.results import StudyResults
 
 NOT_ESTIMABLE = "not estimable with these answers"
 

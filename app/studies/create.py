@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.evaluation.studies import (
+from app.studies.studies import (
     StudySpec,
     assign_raters,
     create_study_with_items,
@@ -23,7 +23,7 @@ from app.evaluation.studies import (
     stories_from_pairs,
     stories_from_saved,
 )
-from app.evaluation.systems import WrittenStory, build_writers, check_parts, generate_stories
+from app.studies.systems import WrittenStory, build_writers, check_parts, generate_stories
 from engine.paths import shared_file
 from storage import get_user_by_name, preference_pairs, regular_holders, run_in_transaction
 

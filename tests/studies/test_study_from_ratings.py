@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.evaluation.cli import main
-from app.evaluation.create import FromRatings, StudySettings, make_study
-from app.evaluation.results import study_results
-from app.evaluation.studies import StudySpec, stories_from_pairs
+from app.studies.cli import main
+from app.studies.create import FromRatings, StudySettings, make_study
+from app.studies.results import study_results
+from app.studies.studies import StudySpec, stories_from_pairs
 from storage import (
     InvalidInput,
     Provenance,

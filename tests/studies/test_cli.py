@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from app.evaluation.cli import main
+from app.studies.cli import main
 from storage import Study, StudyItem, create_user, make_engine, make_sessionmaker
 
 

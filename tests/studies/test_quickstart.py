@@ -52,7 +52,7 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None
 
 def _rate(db: Path, links: list[str]) -> int:
     """Three raters answer every item; the third fails the attention check. Returns answers given."""
-    from app.evaluation.service import EvalService
+    from app.studies.service import EvalService
     from storage import make_engine, make_sessionmaker
 
     engine = make_engine(f"sqlite:///{db}")

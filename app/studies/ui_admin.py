@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import AppError
-from app.evaluation.create import (
+from app.studies.create import (
     DEFAULT_PREMISES,
     Generation,
     StudySettings,
@@ -19,13 +19,13 @@ from app.evaluation.create import (
     make_study,
     reusable,
 )
-from app.evaluation.invites import issue_invites
-from app.evaluation.report import report_tables
-from app.evaluation.results import QualityRules, write_exports
-from app.evaluation.service import EvalService
-from app.evaluation.status import format_status
-from app.evaluation.studies import StudySpec
-from app.evaluation.systems import SYSTEM_NAMES
+from app.studies.invites import issue_invites
+from app.studies.report import report_tables
+from app.studies.results import QualityRules, write_exports
+from app.studies.service import EvalService
+from app.studies.status import format_status
+from app.studies.studies import StudySpec
+from app.studies.systems import SYSTEM_NAMES
 from storage import STUDY_KINDS, StorageError, run_in_transaction, study_ratings
 
 TABLES = ("systems", "quality", "means", "win_rates", "bradley_terry", "agreement")

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import LoginGate
-from app.evaluation.results import QualityRules, StudyResults, study_results
-from app.evaluation.status import StudyStatus, study_status
-from app.evaluation.studies import assign_share
+from app.studies.results import QualityRules, StudyResults, study_results
+from app.studies.status import StudyStatus, study_status
+from app.studies.studies import assign_share
 from storage import (
     Conflict,
     NotFound,

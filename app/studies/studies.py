@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.evaluation.systems import WrittenStory
+from app.studies.systems import WrittenStory
 from storage import (
     InvalidInput,
     ItemInput,
