@@ -53,6 +53,8 @@ def register(subparsers) -> None:
     p.add_argument("--sentences", type=int, default=4, help="sentences to write (default 4)")
     p.add_argument("--keywords", help="keywords per sentence: ';' separates sentences, ',' keywords "
                    "within one, an empty slot means predict (e.g. 'battery;;died')")
+    p.add_argument("--plan", action="store_true", help="plan the whole storyline (each sentence's keywords) "
+                   "from the premise first, then write to it; --keywords slots that are not empty replace planned ones")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
     p.add_argument("--kb", help="knowledge store file (default: $CNTRL_KB or <data dir>/knowledge.db)")
@@ -76,22 +78,46 @@ def run_write(args: argparse.Namespace) -> int:
 
     knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
     pipeline = build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
-    steps = write_with_output(pipeline, args, params)
+    storyline = plan_slots(pipeline, args, params)
+    steps = write_with_output(pipeline, args, params, storyline.slots if storyline else None)
     if args.json:
         adapter = getattr(pipeline.generator, "adapter", None)
         print(json.dumps({"model": pipeline.model_id, "adapter": adapter, "backend": pipeline.generator.provenance(),
                           "premise": args.premise, "knowledge": pipeline.knowledge_note,
+                          "storyline": storyline.to_dict() if storyline else None,
                           "steps": [s.to_dict() for s in steps]}, indent=2))
     return 0
 
 
-def write_with_output(pipeline, args, params: SamplingParams) -> list[Step]:
-    """Write the story, streaming each sentence to stdout unless --json."""
+def plan_slots(pipeline, args, params: SamplingParams):
+    """With --plan, the storyline planned from the premise (hand-given --keywords slots replacing
+    planned ones); printed unless --json. None without --plan."""
+    if not args.plan:
+        return None
+    from dataclasses import replace
+
+    from engine.storyline import check_slots
+    from engine.types import StoryContext
+
+    check_slots(args.sentences, pipeline.generator.context_window)
+    plan = pipeline.plan_storyline(StoryContext(args.premise), args.sentences, seed=params.seed)
+    given = parse_keyword_slots(args.keywords)
+    slots = [given[i] if i < len(given) and given[i] else slot for i, slot in enumerate(plan.slots)]
+    plan = replace(plan, slots=slots)
+    if not args.json:
+        print(f"storyline ({plan.source}): " + " | ".join(", ".join(s) or "(predicted)" for s in plan.slots))
+        for note in plan.notes:
+            print(f"    note: {note}")
+    return plan
+
+
+def write_with_output(pipeline, args, params: SamplingParams, planned: list[list[str]] | None = None) -> list[Step]:
+    """Write the story, streaming each sentence to stdout unless --json; `planned` slots steer it."""
     from dataclasses import replace
 
     from engine.types import StoryContext
 
-    slots = parse_keyword_slots(args.keywords)
+    slots = [s or None for s in planned] if planned is not None else parse_keyword_slots(args.keywords)
     context = StoryContext(args.premise)
     out = sys.stdout
     if not args.json:

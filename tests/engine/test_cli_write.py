@@ -140,3 +140,24 @@ def test_empty_premise_is_one_line(tiny_dir, tmp_path, premise):
 def test_out_of_range_flags_are_one_line(tiny_dir, tmp_path, flags, fragment):
     proc = run_cli(PREMISE, "--model", str(tiny_dir), *flags, data_dir=tmp_path)
     assert_one_line_error(proc, fragment)
+
+
+def test_plan_writes_the_whole_story_to_a_predicted_storyline(tiny_dir, tmp_path):
+    proc = run_cli(PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "3", "--plan",
+                   "--keywords", ";rain", "--max-tokens", "8", "--seed", "4", "--json", data_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    plan = doc["storyline"]
+    assert plan["source"] == "chain" and len(plan["slots"]) == 3 and plan["seed"] == 4
+    assert plan["slots"][1] == ["rain"]  # a hand-given slot replaces the planned one
+    assert [s["keywords"] for s in doc["steps"]] == plan["slots"]
+    assert all(s["keywords_source"] == "given" for s in doc["steps"])
+    text = run_cli(PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "2", "--plan",
+                   "--max-tokens", "8", data_dir=tmp_path)
+    assert text.returncode == 0 and text.stdout.splitlines()[0].startswith("storyline (chain): ")
+
+
+def test_plan_refuses_more_slots_than_it_plans_at_once(tiny_dir, tmp_path):
+    proc = run_cli(PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "20", "--plan",
+                   data_dir=tmp_path)
+    assert_one_line_error(proc, "20 slots are more than the storyline prompt fits: plan at most 12 sentences")
