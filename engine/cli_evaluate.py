@@ -19,11 +19,12 @@ def register(subparsers) -> None:
         help="compare plain, prompted and trained generation (and ablations) with the human stories",
         description="Every system on the same Plan-and-Write cases: gold next-sentence perplexity, keyword "
         "inclusion, antonym controllability, Repeat-4, Distinct-4, odd sentences, knowledge use, fluency "
-        "(a second model) and seconds per sentence.",
+        "(a second model), storyline overlap with the gold storyline and seconds per sentence.",
     )
     p.add_argument("--systems", default="plain,prompted,trained",
                    help="comma-separated systems: plain, prompted, trained, and ablations such as "
-                   "prompted-no-knowledge, trained-no-knowledge, trained-unguided, trained-rake")
+                   "prompted-no-knowledge, trained-no-knowledge, trained-unguided, trained-rake, and trained-static "
+                   "(plan the storyline first, then write to it)")
     p.add_argument("--ablations", action="store_true", help="add every ablation to --systems")
     p.add_argument("--split", default="test", choices=("dev", "test"),
                    help="Plan-and-Write split (dev for tuning; test for reported figures). Default: test")

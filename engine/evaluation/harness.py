@@ -16,7 +16,9 @@ from engine.evaluation import metrics as M
 from engine.evaluation.antonyms import AntonymTable
 from engine.evaluation.cases import Case
 from engine.evaluation.scorer import target_nll
+from engine.evaluation.storyline_metric import storyline_overlap
 from engine.evaluation.systems import System
+from engine.storyline import rake_spread
 from engine.types import SamplingParams, StoryContext
 
 METRICS = ("gold_ppl", "inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "distinct4",
@@ -71,13 +73,23 @@ def probe_case(system: System, case: Case, params: SamplingParams, antonyms: Ant
     return out
 
 
+def planned_keywords(system: System, case: Case, params: SamplingParams) -> list[list[str] | None]:
+    """A static system's storyline, planned from the premise (an empty slot: predicted when written);
+    None per sentence for a dynamic one, which predicts each sentence's keywords as it writes."""
+    if not system.spec.static or system.spec.plain:
+        return [None] * STORY_SENTENCES
+    plan = system.pipeline.plan_storyline(StoryContext(case.premise), STORY_SENTENCES, seed=params.seed or 0)
+    return [slot or None for slot in plan.slots]
+
+
 def write_story(system: System, case: Case, params: SamplingParams, run: SystemRun) -> None:
-    """4 sentences from the premise with predicted keywords; appended to `run`."""
+    """4 sentences from the premise with predicted (or, static, planned) keywords; appended to `run`."""
     context, sentences, facts, keywords = StoryContext(case.premise), [], [], []
     story_params = params if system.spec.guided else replace(params, keyword_strength=0.0)
     start = time.perf_counter()
+    planned = planned_keywords(system, case, params)
     for i in range(STORY_SENTENCES):
-        sentence, used, kws = system.write(context, None, replace(story_params, seed=(params.seed or 0) + i))
+        sentence, used, kws = system.write(context, planned[i], replace(story_params, seed=(params.seed or 0) + i))
         sentences.append(sentence)
         facts.append(used)
         keywords.append(kws)
@@ -139,8 +151,24 @@ def evaluate_system(system: System, cases: list[Case], *, params: SamplingParams
     row.update(story_metrics(run.stories, None if system.spec.plain else run.facts, run.keywords,
                              premises=[c.premise for c in cases]))
     row["fluency_ppl"] = fluency(scorer, cases, run.stories)
+    if not system.spec.plain:
+        row.update(storyline_row(run.keywords, cases))
     row["seconds_per_sentence"] = run.seconds / max(1, STORY_SENTENCES * len(cases))
     return row, run
+
+
+def storyline_row(keywords: list[list[list[str]]], cases: list[Case]) -> dict:
+    """Overlap of the keywords each sentence was written with (a static system's plan, a dynamic one's
+    predictions) with the gold storyline of sentences 2-5, per slot and as a set."""
+    overlap = storyline_overlap(keywords, [list(c.story.keywords[1:]) for c in cases])
+    return {"storyline_slot": overlap.slot, "storyline_set": overlap.set} if overlap else {}
+
+
+def rake_row(cases: list[Case]) -> dict:
+    """The storyline metric for RAKE on the premise, one keyword per slot (a baseline that needs no model)."""
+    row = {m: None for m in METRICS}
+    row.update(storyline_row([rake_spread(c.premise, STORY_SENTENCES) for c in cases], cases))
+    return row
 
 
 def human_row(cases: list[Case], scorer=None) -> dict:

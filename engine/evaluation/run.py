@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.evaluation.antonyms import AntonymTable
 from engine.evaluation.cases import load_cases
-from engine.evaluation.harness import evaluate_system, human_row
+from engine.evaluation.harness import evaluate_system, human_row, rake_row
 from engine.evaluation.systems import SystemSpec, build_system
 from engine.types import SamplingParams
 
@@ -84,6 +84,7 @@ def evaluate(*, specs: list[SystemSpec], split: str, limit: int, offset: int = 0
                                                       scorer=fluency, progress=bar)
             runs.append(run)
     writers.close()
+    systems["rake-premise"] = rake_row(cases)  # storyline baseline: RAKE keywords of the premise, one per slot
     systems["human"] = human_row(cases, fluency)
     if stories_out:
         write_stories(Path(stories_out), cases, runs)
