@@ -6,6 +6,9 @@
 - `antonym`: each predicted keyword swapped for an antonym (ConceptNet, WordNet fallback).
 - `model`: the full pipeline on another model (`--other-model`).
 
+Each name is a spec in the one registry of systems (`engine.evaluation.systems.study_spec`), and
+writers are built from the spec's fields, never from the name.
+
 A system runs as named or not at all: `check_parts` refuses one whose model, trained adapter
 or knowledge base is missing (naming the command that provides it) before anything is loaded,
 and every story keeps what actually wrote it (`WrittenStory.provenance`).
@@ -17,15 +20,17 @@ inside the app).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from app.studies.antonyms import AntonymTable
+from engine.evaluation.systems import STUDY_SYSTEMS, NoKeywords, SystemSpec, study_spec
 
-SYSTEM_NAMES = ("full", "no_knowledge", "plain", "antonym", "model")
-KNOWLEDGE_SYSTEMS = ("full", "antonym", "model")  # the systems that write with the knowledge base
+# The names studies store; what each stands for is `engine.evaluation.systems.STUDY_SYSTEMS`.
+SYSTEM_NAMES = tuple(STUDY_SYSTEMS)
+__all__ = ["NoKeywords", "SYSTEM_NAMES", "StoryWriter", "WrittenStory", "build_writers", "check_parts"]
 
 
 class MissingParts(ValueError):
@@ -151,7 +156,9 @@ def check_parts(
 
     ready = dict(preloaded or {})
     problems: list[str] = []
-    wanted = {s: str(other_model if s == "model" else model) for s in systems if s != "model" or other_model}
+    specs = {s: study_spec(s) for s in systems}
+    wanted = {s: str(other_model if spec.model == "other" else model) for s, spec in specs.items()
+              if spec.model != "other" or other_model}
     for name in dict.fromkeys(wanted.values()):
         if name in ready:
             continue
@@ -164,7 +171,7 @@ def check_parts(
             problems.append(f"the default model's trained adapter is missing at {DEFAULT_ADAPTER} (restore it: "
                             "git checkout -- assets/adapters/cntrl-smollm2; or train one: python -m engine train)")
     for system, name in wanted.items():
-        if system not in KNOWLEDGE_SYSTEMS:
+        if not specs[system].knowledge:
             continue
         if name in ready:
             retriever, note = getattr(ready[name], "retriever", None), getattr(ready[name], "knowledge_note", "")
@@ -182,16 +189,6 @@ def _last(stream: Iterator[Any]) -> Any:
     for item in stream:
         step = item
     return step
-
-
-class NoKeywords:
-    """A keyword predictor that predicts nothing: the plain-continuation baseline."""
-
-    def predict(self, context: Any, seed: int | None = None) -> Any:
-        from engine.generator import resolve_seed
-        from engine.keyword_predictor import KeywordPrediction
-
-        return KeywordPrediction([], "", "none", resolve_seed(seed))
 
 
 def build_writers(
@@ -224,7 +221,8 @@ def build_writers(
     unknown = [s for s in systems if s not in SYSTEM_NAMES]
     if unknown or not systems:
         raise ValueError(f"unknown systems {unknown}; choose from {', '.join(SYSTEM_NAMES)}")
-    if "model" in systems and not other_model:
+    specs = [study_spec(name) for name in systems]
+    if any(spec.model == "other" for spec in specs) and not other_model:
         raise ValueError("the 'model' system needs --other-model")
     from engine.build import KnowledgeOptions, pipeline_from_model
     from engine.knowledge.base import NullRanker, NullRetriever
@@ -242,25 +240,14 @@ def build_writers(
         options = KnowledgeOptions(kb_path=kb_path, enabled=knowledge)
         return pipeline_from_model(loaded[name], knowledge=options, predictor=predictor)
 
-    makers: dict[str, Callable[[], StoryWriter]] = {
-        "full": lambda: StoryWriter("full", pipeline(model, knowledge=True)),
-        "no_knowledge": lambda: StoryWriter("no_knowledge", pipeline(model, knowledge=False)),
-        "plain": lambda: StoryWriter(
-            "plain",
-            _with_stages(
-                pipeline(model, knowledge=False),
-                predictor=NoKeywords(),
-                retriever=NullRetriever(),
-                ranker=NullRanker(),
-            ),
-            plain=True,
-        ),
-        "antonym": lambda: StoryWriter(
-            "antonym", pipeline(model, knowledge=True), antonyms=AntonymTable.load(antonym_file)
-        ),
-        "model": lambda: StoryWriter("model", pipeline(str(other_model), knowledge=True)),
-    }
-    return [makers[name]() for name in systems]
+    def writer(name: str, spec: SystemSpec) -> StoryWriter:
+        made = pipeline(str(other_model) if spec.model == "other" else model, knowledge=spec.knowledge)
+        if spec.keywords == "none":
+            made = _with_stages(made, predictor=NoKeywords(), retriever=NullRetriever(), ranker=NullRanker())
+        antonyms = AntonymTable.load(antonym_file) if spec.keywords == "antonym" else None
+        return StoryWriter(name, made, plain=spec.keywords == "none", antonyms=antonyms)
+
+    return [writer(name, spec) for name, spec in zip(systems, specs, strict=True)]
 
 
 def _with_stages(pipeline: Any, **stages: Any) -> Any:
