@@ -41,6 +41,8 @@ EDITOR_NAMES = (
     "new_story", "suggest_keywords", "write_next", "regenerate", "undo", "export_story", "status",
     "token_alternatives", "continue_from_token", "set_memory", "save_memory", "add_bible_entry", "rate_sentence",
     "export_text_file", "export_epub_file", "export_preference_pairs",
+    "plan_story", "replan_story", "set_storyline", "write_to_plan", "plan_sentences", "replan_from_slot",
+    "write_planned_sentences",
 )
 WRITERS = {"alice": "zorbalice", "bob": "quixbobby", "carol": "vexcarolyn"}  # name -> a word only theirs contain
 CALLERS = ("alice", "bob")
