@@ -105,7 +105,7 @@ class StoryPlanning:
                                                                storyline={"slots": cleaned, "source": source}))
         return PlanResult(self.library.load(user_id=user_id, story_id=story_id), notes)
 
-    def stream_write_to_plan(self, *, user_id: int, story_id: int, request: StepRequest = StepRequest()
+    def stream_write_to_plan(self, *, user_id: int, story_id: int, request: StepRequest | None = None
                              ) -> Iterator[Delta | StoryView]:
         """Write every planned sentence that is not written as planned, streaming each; yields the story
         after each one. A failure names what was saved before it; nothing written is taken back."""
@@ -114,6 +114,7 @@ class StoryPlanning:
         if not slots:
             raise AppError("this story has no storyline yet: press Plan (or type keywords into the slots) first")
         saved: list[int] = []
+        request = request or StepRequest()
         for index, slot in enumerate(slots, start=1):
             try:
                 after = yield from self._write_slot(user_id, view, index, slot, request)

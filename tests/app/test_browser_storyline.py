@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from tests.app.helpers import CHROMIUM
-from tests.app.test_browser import open_page, sentence, server, shoot, start, wait_for_rows  # noqa: F401 (fixture)
+from tests.app.helpers import CHROMIUM, served
+from tests.app.test_browser import open_page, sentence, shoot, start, wait_for_rows
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,10 +20,16 @@ def slot(page, index: int):
     return page.locator(f"#slot-{index} textarea, #slot-{index} input").first
 
 
-def test_plan_edit_slot_three_write_to_plan_undo_and_reload(browser, server):
+def test_plan_edit_slot_three_write_to_plan_undo_and_reload(browser, fake, store):
     from playwright.sync_api import expect
 
-    page = open_page(browser, server.url)
+    fake.chunk_delay_s = 0.01
+    with served(fake, store) as server:
+        journey(expect, open_page(browser, server.url))
+
+
+def journey(expect, page) -> None:
+    """Plan, slot 3 to a word of the tester's, write, slot 3 again, write, undo, reload."""
     start(page, "Tom let his friend borrow his phone.")
     page.locator("#plan-story").click()
     expect(slot(page, 4)).to_have_value("home, happy", timeout=10000)

@@ -169,3 +169,18 @@ def last_view(stream):
     """The saved story a write stream ends with."""
     *_, view = stream
     return view
+
+
+def test_a_storyline_is_planned_replanned_and_written_to_the_same_way(service, alice):
+    story = service.new_story(user_id=alice, premise=PREMISE).id
+    planned = service.plan_story(user_id=alice, story_id=story, sentences=3, seed=2)
+    assert len(planned.slots) == 3 and all(slot and clean_keywords(slot)[0] == slot for slot in planned.slots)
+    again = service.plan_story(user_id=alice, story_id=story, from_slot=2, seed=3)
+    assert again.slots[0] == planned.slots[0] and len(again.slots) == 3
+    with pytest.raises(AppError, match="plan at most 12 sentences"):
+        service.plan_story(user_id=alice, story_id=story, sentences=13)
+    *_, view = service.stream_write_to_plan(user_id=alice, story_id=story,
+                                            request=StepRequest(params=params(keyword_strength=8.0)))
+    assert len(view.nodes) == 3
+    assert [n.provenance.keywords for n in view.nodes] == again.slots
+    assert all(n.provenance.keywords_source == "given" for n in view.nodes)

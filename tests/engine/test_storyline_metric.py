@@ -25,7 +25,13 @@ def test_overlap_pools_over_stories():
 
 def test_a_static_system_writes_to_its_plan_and_is_measured_on_it(tiny_generator):
     from engine.evaluation.cases import Case
-    from engine.evaluation.harness import STORY_SENTENCES, SystemRun, rake_row, storyline_row, write_story
+    from engine.evaluation.harness import (
+        STORY_SENTENCES,
+        SystemRun,
+        rake_row,
+        storyline_row,
+        write_story,
+    )
     from engine.evaluation.systems import System, system_spec
     from engine.keyword_predictor import KeywordPredictor
     from engine.pipeline import Pipeline
