@@ -1,7 +1,7 @@
 """Editor logins: database accounts (writers and admins), and the older auth file they replace.
 
-Accounts live in the database with every other user (`python -m app users add NAME` or
-`python -m app.studies users add NAME`). An auth file of `name:argon2-hash` lines, as
+Accounts live in the database with every other user (`python -m app users add NAME`,
+with the role writer, rater or admin). An auth file of `name:argon2-hash` lines, as
 earlier versions wrote, is imported once at start-up, hashes and all, so nobody is locked out.
 """
 

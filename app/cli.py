@@ -1,34 +1,51 @@
-"""`python -m app`: serve the editor (and the evaluation pages at /eval); `users add` creates an account;
-`pairs` writes the writers' preference pairs as JSON Lines."""
+"""`python -m app`: the one front door to the product's database.
+
+- `serve` (the default): the editor, and the study pages at /eval.
+- `users add|list|disable|enable`: accounts of writers, raters and admins.
+- `pairs`: the writers' preference pairs as JSON Lines.
+- `studies create|invite|results|status|close|reopen|revoke|serve`: human studies.
+
+Every command names the database the same way, `--data-dir` and `--database-url` (before or
+after the command); they are passed down to storage as arguments, never through the environment.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
-import secrets
 import sys
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli_users import add_users_commands, read_password, run_users, save_account
+from app.studies.cli import add_study_commands, run_study_command
+from app.studies.secret import eval_secret
 from storage.errors import StorageError, one_line
+
+__all__ = ["build_parser", "eval_secret", "main", "read_password", "save_account", "serve"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 STOP_GRACE_S = 3  # after SIGTERM, seconds open page streams get to close before they are cut
+COMMANDS = ("serve", "users", "pairs", "studies")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_database_args(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """--data-dir and --database-url; `suppress` (after a command) keeps a value given before it."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", default=default, help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
+    parser.add_argument("--database-url", default=default, help="database URL (default: $CNTRL_DATABASE_URL, "
+                        "else SQLite <data dir>/stories.db)")
+
+
+def add_serve_args(parser: argparse.ArgumentParser) -> None:
+    """The flags of `serve`: address, logins, knowledge, the engine and the writing queue."""
     from engine.cli_write import add_sampling_args
     from engine.loading import add_loading_args
 
-    parser = argparse.ArgumentParser(prog="python -m app", description="CNTRL Studio: the story editor in the browser.")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--data-dir", help="data directory (default: $CNTRL_DATA_DIR or <repo>/data)")
-    parser.add_argument("--database-url", help="sessions database URL (default: $CNTRL_DATABASE_URL, "
-                        "else SQLite <data dir>/stories.db)")
     parser.add_argument("--login", action="store_true", help="require a login with a database account "
                         "(writer or admin); each user then sees only their own stories (default: no login, "
                         "one local user)")
@@ -40,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--predictor", default="model", choices=("model", "rake"), help="keyword predictor")
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
-    parser.add_argument("--no-eval", action="store_true", help="do not serve the evaluation pages at /eval")
+    parser.add_argument("--no-eval", action="store_true", help="do not serve the study pages at /eval")
     parser.add_argument("--concurrency", type=int, help="sentences written at once (default 1; 16 with --fake-engine or "
                         "--backend vllm, whose server batches them)")
     parser.add_argument("--queue-size", type=int, default=16, help="writers that may wait for their turn; "
@@ -51,30 +68,47 @@ def build_parser() -> argparse.ArgumentParser:
                         "loads waits for it before answering 'still loading' (default 30; 0: answer at once)")
     add_sampling_args(parser)
     add_loading_args(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", allow_abbrev=False, description="CNTRL Studio: the story editor in the "
+                                     "browser, its accounts, preference pairs and human studies.")
+    add_database_args(parser)
+    add_serve_args(parser)  # serving is the default: `python -m app --port 8000` serves
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    users = sub.add_parser("users", help="manage accounts").add_subparsers(dest="users_command", required=True)
-    add = users.add_parser("add", help="create an account in the database (or set a new password); with "
-                           "--auth-file, write the file too")
-    add.add_argument("name")
-    add.add_argument("--role", choices=("writer", "admin", "rater"), default="writer")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    serve_parser = sub.add_parser("serve", help="serve the editor and the study pages (the default)")
+    add_serve_args(serve_parser)
+    for action in serve_parser._actions:  # a flag after `serve` overrides; one before it is kept
+        action.default = argparse.SUPPRESS
+    add_users_commands(sub)
     pairs = sub.add_parser("pairs", help="write the preference pairs of rated sentences (a version rated up "
                            "beside a sibling rated down) as JSON Lines")
     pairs.add_argument("--out", required=True, help="the JSONL file to write")
     pairs.add_argument("--user", help="only this writer's pairs (default: every writer's)")
-    # Also accepted after the command; SUPPRESS keeps a value given before it.
-    pairs.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory, as for serving")
-    pairs.add_argument("--database-url", default=argparse.SUPPRESS, help="sessions database URL, as for serving")
+    add_study_commands(sub.add_parser("studies", help="human studies: create, invite, results, status, serve"))
+    _database_args_everywhere(parser)
     return parser
+
+
+def _database_args_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept --data-dir and --database-url after every command and subcommand too."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if not any(a.dest == "database_url" for a in child._actions):
+                    add_database_args(child, suppress=True)
+                _database_args_everywhere(child)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "users":
-            return add_user_command(args)
+            return run_users(args, factory=open_store(args).factory)
         if args.command == "pairs":
             return pairs_command(args)
+        if args.command == "studies":
+            return run_study_command(args, factory=open_store(args).factory, folder=data_folder(args))
         return serve(args)
     except (ValueError, OSError, SQLAlchemyError, StorageError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
@@ -83,25 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def data_folder(args: argparse.Namespace) -> Path:
+    """The data directory: --data-dir, else $CNTRL_DATA_DIR, else <repo>/data."""
+    from storage import data_dir
+
+    return data_dir(args.data_dir)
+
+
 def open_store(args: argparse.Namespace):
     """The sessions database every command uses: --database-url, else $CNTRL_DATABASE_URL, else SQLite
     in the data directory (--data-dir, else $CNTRL_DATA_DIR, else <repo>/data)."""
     from app.store import Store
 
     return Store.open(args.database_url, data_dir=args.data_dir)
-
-
-def add_user_command(args: argparse.Namespace) -> int:
-    from app.auth import add_user
-    from app.studies.cli import read_password, save_account
-
-    password = read_password(args.name, from_stdin=args.password_stdin)
-    store = open_store(args)
-    print(save_account(store.factory, name=args.name, role=args.role, password=password))
-    if args.auth_file:
-        add_user(args.auth_file, args.name, password)
-        print(f"saved {args.name} in {args.auth_file}")
-    return 0
 
 
 def pairs_command(args: argparse.Namespace) -> int:
@@ -146,11 +174,11 @@ def serve(args: argparse.Namespace) -> int:
     from app.health import add_health_routes
     from app.ui import build_demo
     from engine.cli_write import params_from_args
-    from engine.paths import data_dir
+    from engine.knowledge.lemmas import use_data_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    folder = data_dir(args.data_dir)
-    os.environ["CNTRL_DATA_DIR"] = str(folder)  # the engine's WordNet lemma lookup takes no data-dir argument
+    folder = data_folder(args)
+    use_data_dir(folder)  # where the engine's WordNet lemma lookup reads its files
     store = open_store(args)
     if args.auth_file:
         added = import_auth_file(store.factory, args.auth_file)
@@ -235,22 +263,3 @@ def engine_for(args: argparse.Namespace):
 
     print(f"loading model {args.model} in the background; the page shows when it is ready", flush=True)
     return EngineHandle.load_in_background(load, description=args.model)
-
-
-def eval_secret(folder: Path, factory=None) -> bytes:
-    """A signing key for rater tokens that survives restarts.
-
-    It is kept in the data directory, and with a session `factory` also in the database:
-    the first process stores its key there and every process on the database signs with
-    that one, so a rater's token is good on any of them.
-    """
-    path = folder / "eval-secret"
-    if not path.exists():
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    if factory is None:
-        return path.read_bytes()
-    from storage import run_in_transaction, shared_setting
-
-    return bytes.fromhex(run_in_transaction(
-        factory, lambda s: shared_setting(s, key="eval_secret", make=lambda: path.read_bytes().hex())))

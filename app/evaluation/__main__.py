@@ -1,5 +1,8 @@
-"""`python -m app.evaluation ...`: the old door to the human studies; runs `python -m app studies ...`."""
+"""`python -m app.evaluation [--db URL] ...`: the old door to human studies, now `python -m app studies`."""
 
-from app.studies.cli import main
+import sys
 
+from app.studies.cli import OLD_DOOR_NOTICE, main
+
+print(OLD_DOOR_NOTICE, file=sys.stderr)
 raise SystemExit(main())

@@ -1,14 +1,15 @@
-"""Command line for human evaluation: create studies, invite raters, read results, serve pages."""
+"""`python -m app studies ...`: create studies, invite raters, read results, serve the rater pages.
+
+`add_study_commands` puts these under the front door (`app/cli.py`), which opens the database from
+--database-url / --data-dir and hands it to `run_study_command`. `main` is the old door,
+`python -m app.evaluation [--db URL] ...`, kept for one release: it passes its arguments on.
+"""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
-import sys
 from pathlib import Path
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.studies.create import (
     DEFAULT_PREMISES,
@@ -23,34 +24,22 @@ from app.studies.results import QualityRules, write_exports
 from app.studies.studies import StudySpec
 from app.studies.systems import SYSTEM_NAMES
 from storage import (
-    ROLES,
     STUDY_KINDS,
-    NotFound,
-    StorageError,
-    create_user,
-    data_dir,
     get_study,
     get_user_by_name,
-    list_users,
-    make_engine,
-    make_sessionmaker,
     revoke_invites,
     run_in_transaction,
     set_closed,
-    set_disabled,
-    set_password,
     study_ratings,
-    upgrade,
 )
-from storage.errors import one_line
+
+OLD_DOOR_NOTICE = ("note: python -m app.evaluation is now python -m app studies (accounts: python -m app users); "
+                   "the old name goes in the next release")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app.studies", description=__doc__)
-    parser.add_argument(
-        "--db", default=None, help="database URL (default: CNTRL_DATABASE_URL or data/stories.db)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_study_commands(parser: argparse.ArgumentParser) -> None:
+    """The subcommands of `python -m app studies` on its `parser`."""
+    sub = parser.add_subparsers(dest="study_command", required=True)
     create = sub.add_parser(
         "create", help="create a study from saved stories, from the writers' ratings, or by generating them"
     )
@@ -115,52 +104,57 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke", help="withdraw a study's unused invites (all, or --invite ids)")
     revoke.add_argument("--study", type=int, required=True)
     revoke.add_argument("--invite", default="", help="comma-separated invite ids (default: all unused)")
-    users = sub.add_parser("users", help="accounts of writers, raters and admins").add_subparsers(
-        dest="users_command", required=True
-    )
-    add = users.add_parser("add", help="create an account, or set a new password for one")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="writer")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    users.add_parser("list", help="every account with its role")
-    for verb in ("disable", "enable"):
-        users.add_parser(verb, help=f"{verb} an account's login").add_argument("name")
     serve = sub.add_parser("serve", help="serve the rater and admin pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7861)
-    return parser
+
+
+def run_study_command(args: argparse.Namespace, *, factory, folder: Path) -> int:
+    """Run one `studies` subcommand on the database the front door opened (`folder`: the data directory)."""
+    if args.study_command == "serve":
+        from app.studies.secret import eval_secret
+        from app.studies.ui import build_eval_demo
+
+        print(f"evaluation pages on http://{args.host}:{args.port}/", flush=True)
+        build_eval_demo(session_factory=factory, secret=eval_secret(folder, factory)).launch(
+            server_name=args.host, server_port=args.port, quiet=True)
+        return 0
+    if args.study_command == "results":
+        run_results(factory=factory, args=args, folder=folder)
+        return 0
+    handler = {
+        "create": run_create,
+        "invite": run_invite,
+        "status": run_status,
+        "close": run_close,
+        "reopen": run_close,
+        "revoke": run_revoke,
+    }[args.study_command]
+    handler(factory=factory, args=args)
+    return 0
+
+
+def old_door_arguments(argv: list[str]) -> list[str]:
+    """`[--db URL] COMMAND ...` of `python -m app.evaluation` as `python -m app` arguments."""
+    argv, front = list(argv), []
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            front, argv = ["--database-url", argv[i + 1]], argv[:i] + argv[i + 2:]
+            break
+        if arg.startswith("--db="):
+            front, argv = ["--database-url", arg.removeprefix("--db=")], argv[:i] + argv[i + 1:]
+            break
+    command = "users" if argv[:1] == ["users"] else "studies"
+    return [*front, *([] if command == "users" else ["studies"]), *argv]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        engine = make_engine(args.db)
-        upgrade(engine=engine)
-        factory = make_sessionmaker(engine)
-        if args.command == "serve":
-            from app.cli import eval_secret
-            from app.studies.ui import build_eval_demo
+    """The old door: `python -m app.evaluation [--db URL] COMMAND ...` run as `python -m app`."""
+    import sys
 
-            print(f"evaluation pages on http://{args.host}:{args.port}/", flush=True)
-            build_eval_demo(session_factory=factory, secret=eval_secret(data_dir(), factory)).launch(
-                server_name=args.host, server_port=args.port, quiet=True
-            )
-            return 0
-        handler = {
-            "create": run_create,
-            "invite": run_invite,
-            "results": run_results,
-            "status": run_status,
-            "close": run_close,
-            "reopen": run_close,
-            "users": run_users,
-            "revoke": run_revoke,
-        }[args.command]
-        handler(factory=factory, args=args)
-    except (StorageError, ValueError, OSError, SQLAlchemyError) as error:
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        return 2
-    return 0
+    from app.cli import main as front_door
+
+    return front_door(old_door_arguments(sys.argv[1:] if argv is None else argv))
 
 
 def _names(text: str) -> list[str]:
@@ -224,7 +218,7 @@ def run_revoke(*, factory, args: argparse.Namespace) -> None:
     print(f"withdrew {count} unused invites of study {args.study}")
 
 
-def run_results(*, factory, args: argparse.Namespace) -> None:
+def run_results(*, factory, args: argparse.Namespace, folder: Path) -> None:
     """Print the results tables and write the exports where --out says (default: a folder named for the study)."""
     from app.studies.report import format_report
     from app.studies.results import study_results
@@ -240,16 +234,16 @@ def run_results(*, factory, args: argparse.Namespace) -> None:
     )
     records = run_in_transaction(factory, lambda s: study_ratings(s, study_id=args.study))
     print(format_report(results))
-    out = Path(args.out) if args.out else default_out(factory, args.study)
+    out = Path(args.out) if args.out else default_out(factory, args.study, folder)
     paths = write_exports(out, study_id=args.study, results=results, records=records)
     print(f"\nwrote {', '.join(p.name for p in paths)} to {out}")
 
 
-def default_out(factory, study_id: int) -> Path:
+def default_out(factory, study_id: int, folder: Path) -> Path:
     """`<data dir>/study-ID-NAME`: the study's own folder for its exports."""
     name = run_in_transaction(factory, lambda s: get_study(s, study_id).name)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40]
-    return data_dir() / f"study-{study_id}{'-' + slug if slug else ''}"
+    return folder / f"study-{study_id}{'-' + slug if slug else ''}"
 
 
 def run_status(*, factory, args: argparse.Namespace) -> None:
@@ -261,52 +255,6 @@ def run_status(*, factory, args: argparse.Namespace) -> None:
 
 
 def run_close(*, factory, args: argparse.Namespace) -> None:
-    closed = args.command == "close"
+    closed = args.study_command == "close"
     study = run_in_transaction(factory, lambda s: set_closed(s, study_id=args.study, closed=closed).name)
     print(f"study {args.study} {study!r} is {'closed' if closed else 'open'}")
-
-
-def read_password(name: str, *, from_stdin: bool) -> str:
-    """One line of standard input, or a prompt typed twice."""
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    password = getpass.getpass(f"password for {name}: ")
-    if password != getpass.getpass("again: "):
-        raise ValueError("the passwords differ")
-    return password
-
-
-def save_account(factory, *, name: str, role: str, password: str) -> str:
-    """Create the account, or give an existing one this password and role; returns what happened."""
-
-    def work(session) -> str:
-        try:
-            user = get_user_by_name(session, name)
-        except NotFound:
-            create_user(session, name=name, password=password, role=role)
-            return f"created {role} {name}"
-        set_password(session, user_id=user.id, password=password)
-        user.role = role
-        return f"updated {role} {name}"
-
-    return run_in_transaction(factory, work)
-
-
-def run_users(*, factory, args: argparse.Namespace) -> None:
-    command = args.users_command
-    if command == "add":
-        password = read_password(args.name, from_stdin=args.password_stdin)
-        print(save_account(factory, name=args.name, role=args.role, password=password))
-    elif command == "list":
-        rows = run_in_transaction(
-            factory,
-            lambda s: [(u.name, u.role, u.password_hash is not None, u.disabled_at) for u in list_users(s)],
-        )
-        print(f"{'name':<24} {'role':<7} login")
-        for name, role, has_password, disabled in rows:
-            login = "disabled" if disabled else ("password" if has_password else "none")
-            print(f"{name:<24} {role:<7} {login}")
-    else:
-        disabled = command == "disable"
-        run_in_transaction(factory, lambda s: set_disabled(s, name=args.name, disabled=disabled))
-        print(f"{args.name} {'disabled' if disabled else 'enabled'}")

@@ -1,7 +1,7 @@
 """How a study is running: open items, each rater's progress and pace, flags, agreement so far.
 
 One function reads it all in one transaction (`study_status`); `format_status` prints it
-for `python -m app.studies status` and the admin page shows the same rows.
+for `python -m app studies status` and the admin page shows the same rows.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from engine.knowledge.wordnet_data import load_wordnet
 
@@ -24,10 +25,19 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+_WORDNET_DIR: dict[str, str | None] = {"data_dir": None}  # None: the product's data directory
+
+
+def use_data_dir(folder: str | Path | None) -> None:
+    """Read WordNet from this data directory (a server's --data-dir) from the next lemma on."""
+    _WORDNET_DIR["data_dir"] = None if folder is None else str(folder)
+    _backend.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def _backend():
     """('wordnet', lemmatiser) when WordNet loads, else ('stem', stemmer)."""
-    wordnet = load_wordnet()
+    wordnet = load_wordnet(_WORDNET_DIR["data_dir"])
     if wordnet is not None:
         return "wordnet", wordnet  # its morphy() is the WordNet lemmatiser's core
     from nltk.stem.snowball import SnowballStemmer

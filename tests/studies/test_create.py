@@ -7,10 +7,10 @@ import pytest
 import engine.loading
 from app.engine_handle import EngineHandle
 from app.errors import AppError
+from app.fake_engine import FakeEngine
 from app.studies.create import Generation, StudySettings, engine_names, make_study, reusable
 from app.studies.studies import StudySpec
 from app.studies.systems import NoKeywords, build_writers
-from app.fake_engine import FakeEngine
 from engine.knowledge.base import NullRanker, NullRetriever
 from storage import NotFound, get_study, item_counts
 
