@@ -59,6 +59,16 @@ def parse_slots(value: str | Sequence[str | Sequence[str]]) -> Slots:
     return [[k.strip() for k in (s.split(",") if isinstance(s, str) else s) if str(k).strip()] for s in value]
 
 
+def planning_context(view: StoryView, sentences: int):
+    """The story the planner sees: the title (when the writer gave one of its own) above the premise,
+    then the first `sentences` sentences, as Plan-and-Write plans from the title."""
+    context = story_context(view, sentences)
+    title = view.title.strip()
+    if title and not " ".join(view.premise.split()).startswith(title.rstrip("…").strip()):  # not the default
+        context = replace(context, premise=f"{title}\n{context.premise}")
+    return context
+
+
 def same_keywords(slot: Sequence[str], written: Sequence[str]) -> bool:
     return {k.lower() for k in slot} == {k.lower() for k in written}
 
@@ -88,7 +98,7 @@ class StoryPlanning:
         notes = [f"the story has {written} sentence(s): their keywords fill slots 1-{written}; "
                  f"slots {keep + 1}-{total} are planned"] if written and from_slot is None else []
         with self.writing.queue.ticket():
-            found = plan(self.writing.engine.get(), story_context(view, done), total - done, kept[done:], seed)
+            found = plan(self.writing.engine.get(), planning_context(view, done), total - done, kept[done:], seed)
         slots = kept[:done] + list(found.slots)
         self.library.store.run(lambda s: storage.set_storyline(s, user_id=user_id, story_id=story_id,
                                                                storyline={"slots": slots, "source": found.source}))

@@ -45,6 +45,16 @@ def test_plan_edit_a_slot_and_write_to_the_plan(service, alice, fake):
     assert service.load(user_id=alice, story_id=story).storyline["slots"][2] == ["umbrella"]
 
 
+def test_the_planner_sees_the_title_above_the_premise(service, alice, fake):
+    story = service.new_story(user_id=alice, premise=PREMISE, title="The Borrowed Phone").id
+    service.plan_story(user_id=alice, story_id=story, sentences=2)
+    assert fake.calls[-1].context.premise == f"The Borrowed Phone\n{PREMISE}"
+    for premise in (PREMISE, PREMISE * 20):  # the default title, whole or clipped, is not repeated
+        untitled = service.new_story(user_id=alice, premise=premise).id
+        service.plan_story(user_id=alice, story_id=untitled, sentences=2)
+        assert fake.calls[-1].context.premise == premise
+
+
 def test_writing_to_a_plan_written_as_planned_changes_nothing(service, alice):
     story = service.new_story(user_id=alice, premise=PREMISE).id
     service.plan_story(user_id=alice, story_id=story, sentences=2)
