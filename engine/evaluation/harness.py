@@ -22,7 +22,8 @@ from engine.storyline import rake_spread
 from engine.types import SamplingParams, StoryContext
 
 METRICS = ("gold_ppl", "inclusion_guided", "inclusion_unguided", "antonym_inclusion", "repeat4", "distinct4",
-           "words_per_sentence", "odd_rate", "name_drift", "knowledge_use", "fluency_ppl", "seconds_per_sentence")
+           "words_per_sentence", "odd_rate", "name_drift", "knowledge_use", "fluency_ppl", "storyline_slot",
+           "storyline_set", "seconds_per_sentence")
 STORY_SENTENCES = 4
 
 

@@ -51,3 +51,9 @@ def test_a_static_system_writes_to_its_plan_and_is_measured_on_it(tiny_generator
     row = storyline_row(run.keywords, [case])
     assert set(row) == {"storyline_slot", "storyline_set"} and 0 <= row["storyline_slot"] <= row["storyline_set"] <= 1
     assert rake_row([case])["storyline_slot"] is not None
+
+
+def test_the_storyline_metrics_are_columns_of_the_report():
+    from engine.evaluation.harness import METRICS
+
+    assert {"storyline_slot", "storyline_set"} <= set(METRICS)
