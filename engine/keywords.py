@@ -15,10 +15,11 @@ from functools import lru_cache
 
 from nltk.tokenize import NLTKWordTokenizer
 
+from common.limits import MAX_KEYWORD_LIST
 from engine.paths import asset
 
 KEYWORDS_PER_SENTENCE = 3  # control keywords kept for one sentence
-MAX_RAW_KEYWORDS = 64  # a longer list is clipped before validation
+MAX_RAW_KEYWORDS = MAX_KEYWORD_LIST  # a longer list is clipped before validation
 MAX_KEYWORD_CHARS = 40
 _LETTER = r"[^\W\d_]"  # a letter of any script
 _WORD_RE = re.compile(rf"^{_LETTER}(?:{_LETTER}|['-])*{_LETTER}$|^{_LETTER}$")

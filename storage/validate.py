@@ -7,12 +7,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from common.limits import MAX_KEYWORD_LIST
 from storage.errors import InvalidInput
 
 MAX_TEXT = 100_000
 MAX_NAME = 100
 MAX_TITLE = 500
-MAX_KEYWORDS = 64
+MAX_KEYWORDS = MAX_KEYWORD_LIST
 MAX_KEYWORD = 100
 MAX_JSON_BYTES = 2_000_000
 MAX_NOTE_DEPTH = 20  # sentences before the end an author's note may sit
