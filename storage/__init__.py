@@ -11,7 +11,18 @@ caller::
         story = create_story(session, user_id=1, title="The flat tire")
 """
 
-from storage.assignment import Pool, StudyFull, assign_items, give_share, pool, release_overdue
+from storage.assignment import (
+    CheckMaker,
+    Pool,
+    StudyFull,
+    assign_items,
+    assign_raters,
+    assign_share,
+    checks_needed,
+    give_share,
+    pool,
+    release_overdue,
+)
 from storage.bible import (
     MAX_ENTRIES,
     EntryInput,
@@ -116,6 +127,7 @@ from storage.users import (
 
 __all__ = [
     "MAX_ENTRIES",
+    "CheckMaker",
     "EntryInput",
     "EntryView",
     "RatingView",
@@ -191,6 +203,9 @@ __all__ = [
     "add_sibling",
     "append_node",
     "assign_items",
+    "assign_raters",
+    "assign_share",
+    "checks_needed",
     "authenticate",
     "children",
     "choose_node",

@@ -6,12 +6,17 @@ still have fewer than k raters, the way raters trickle in during a real study. A
 rater holds past the study's lease without answering is released (`release_overdue`)
 and counts as open again; the released row stays, so nobody is given the same item
 twice, and a late answer to it is still accepted.
+
+The whole rule lives here: `assign_raters` and `assign_share` first top up attention checks
+so each rater's share of them matches the study's `attention_rate` (`checks_needed`), with
+items the caller makes (`CheckMaker`: the app writes their text), then assign.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,8 +26,13 @@ from sqlalchemy.orm import Session
 from storage import validate
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import User, utcnow
-from storage.studies import get_study
+from storage.studies import ItemInput, add_items, get_study
+from storage.study_admin import open_invites
 from storage.study_models import Assignment, Rating, Study, StudyItem
+from storage.study_progress import checks_given, item_counts
+
+# Makes `count` attention-check items for `study` with `rng`: (study, count, rng) -> items.
+CheckMaker = Callable[[Study, int, random.Random], list[ItemInput]]
 
 
 def assign_items(
@@ -214,3 +224,66 @@ def give_share(
     fresh_checks = [i for i in items if i.is_attention_check and i.id not in mine]
     chosen = [i.id for i in open_items[: max(regular, 1)]] + [i.id for i in rng.sample(fresh_checks, min(checks, len(fresh_checks)))]
     return _write_plan(session, study, {rater_id: chosen}, rng)
+
+
+def checks_needed(*, rate: float, load: int) -> int:
+    """Attention checks per rater so that checks / (checks + load) is closest to `rate`."""
+    return 0 if rate <= 0 or load <= 0 else round(rate * load / (1 - rate))
+
+
+def assign_raters(
+    session: Session, *, study_id: int, rater_ids: Sequence[int], make_checks: CheckMaker, seed: int | None = None
+) -> int:
+    """Top up attention checks for the per-rater load, then give items to raters (k-overlap).
+
+    Args:
+        session: Open session; the caller commits.
+        study_id: The study.
+        rater_ids: Raters; at least the study's overlap k of them.
+        make_checks: Makes the attention-check items that are missing.
+        seed: Seed of the assignment and of the check answers.
+
+    Returns:
+        How many assignments were added.
+    """
+    study = get_study(session, study_id)
+    raters = sorted(set(rater_ids))
+    if len(raters) < study.overlap_k:
+        raise InvalidInput(f"overlap k={study.overlap_k} needs at least {study.overlap_k} raters, got {len(raters)}")
+    counts = item_counts(session, study_id=study.id)
+    if counts.regular == 0:
+        raise InvalidInput(f"study {study.id} has no items to assign")
+    load = math.ceil(counts.regular * study.overlap_k / len(raters))
+    missing = checks_needed(rate=study.attention_rate, load=load) - counts.checks
+    if missing > 0:
+        add_items(session, study_id=study.id, items=make_checks(study, missing, random.Random(seed)))
+    return assign_items(session, study_id=study.id, rater_ids=raters, seed=seed)
+
+
+def assign_share(
+    session: Session, *, study_id: int, rater_id: int, make_checks: CheckMaker, seed: int | None = None
+) -> int:
+    """Give an arriving rater a fair share of the open work, with attention checks at the study's rate.
+
+    Items held past the study's lease are released first. The open rater slots are split
+    over this rater and the invites still out, so the last invitee still finds work; a
+    study setting `items_per_rater` caps the share.
+
+    Returns:
+        How many assignments were added.
+
+    Raises:
+        StudyFull: Every item already has its k raters.
+    """
+    study = get_study(session, study_id)
+    release_overdue(session, study_id=study.id)
+    waiting = pool(session, study_id=study.id)
+    share = math.ceil(waiting.open_slots / (open_invites(session, study_id=study.id) + 1))
+    if cap := (study.settings or {}).get("items_per_rater"):
+        share = min(share, int(cap))
+    wanted = checks_needed(rate=study.attention_rate, load=max(share, 1))
+    seen = checks_given(session, study_id=study.id, rater_id=rater_id)
+    checks = item_counts(session, study_id=study.id).checks
+    if (missing := wanted + seen - checks) > 0:
+        add_items(session, study_id=study.id, items=make_checks(study, missing, random.Random(seed)))
+    return give_share(session, study_id=study.id, rater_id=rater_id, regular=share, checks=wanted, seed=seed)

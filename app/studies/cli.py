@@ -40,6 +40,43 @@ OLD_DOOR_NOTICE = ("note: python -m app.evaluation is now python -m app studies 
 def add_study_commands(parser: argparse.ArgumentParser) -> None:
     """The subcommands of `python -m app studies` on its `parser`."""
     sub = parser.add_subparsers(dest="study_command", required=True)
+    _add_create(sub)
+    invite = sub.add_parser("invite", help="print one-time invite tokens for a study")
+    invite.add_argument("--study", type=int, required=True)
+    invite.add_argument("--count", type=int, default=1)
+    invite.add_argument("--days", type=float, default=7.0)
+    invite.add_argument(
+        "--url", default="http://127.0.0.1:7861/", help="base URL of the rater page"
+    )
+    invite.add_argument("--force", action="store_true", help="invite even when the study has no open slots left")
+    results = sub.add_parser("results", help="print a study's results and export them")
+    results.add_argument("--study", type=int, required=True)
+    results.add_argument(
+        "--min-accuracy", type=float, default=0.8, help="attention-check accuracy to pass"
+    )
+    results.add_argument(
+        "--min-seconds", type=float, default=0.0, help="median seconds per item to pass"
+    )
+    results.add_argument("--exclude-flagged", action="store_true")
+    results.add_argument("--resamples", type=int, default=1000)
+    results.add_argument("--out", default=None, metavar="DIR", help="folder for the summary and raw ratings "
+                         "(CSV and JSONL); default: <data dir>/study-ID-NAME")
+    status = sub.add_parser("status", help="how a study is running: open items, raters, agreement")
+    status.add_argument("--study", type=int, required=True)
+    status.add_argument("--min-accuracy", type=float, default=0.8)
+    status.add_argument("--min-seconds", type=float, default=0.0)
+    for verb, text in (("close", "stop a study: no new raters or answers"), ("reopen", "open a closed study")):
+        sub.add_parser(verb, help=text).add_argument("--study", type=int, required=True)
+    revoke = sub.add_parser("revoke", help="withdraw a study's unused invites (all, or --invite ids)")
+    revoke.add_argument("--study", type=int, required=True)
+    revoke.add_argument("--invite", default="", help="comma-separated invite ids (default: all unused)")
+    serve = sub.add_parser("serve", help="serve the rater and admin pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7861)
+
+
+def _add_create(sub) -> None:
+    """`studies create`: from saved stories, from the writers' ratings, or premises x systems generated."""
     create = sub.add_parser(
         "create", help="create a study from saved stories, from the writers' ratings, or by generating them"
     )
@@ -75,38 +112,6 @@ def add_study_commands(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--sentences", type=int, default=4, help="sentences after each premise")
     gen.add_argument("--kb", default=None, help="knowledge base file")
     gen.add_argument("--predictor", choices=("model", "rake"), default="model")
-    invite = sub.add_parser("invite", help="print one-time invite tokens for a study")
-    invite.add_argument("--study", type=int, required=True)
-    invite.add_argument("--count", type=int, default=1)
-    invite.add_argument("--days", type=float, default=7.0)
-    invite.add_argument(
-        "--url", default="http://127.0.0.1:7861/", help="base URL of the rater page"
-    )
-    invite.add_argument("--force", action="store_true", help="invite even when the study has no open slots left")
-    results = sub.add_parser("results", help="print a study's results and export them")
-    results.add_argument("--study", type=int, required=True)
-    results.add_argument(
-        "--min-accuracy", type=float, default=0.8, help="attention-check accuracy to pass"
-    )
-    results.add_argument(
-        "--min-seconds", type=float, default=0.0, help="median seconds per item to pass"
-    )
-    results.add_argument("--exclude-flagged", action="store_true")
-    results.add_argument("--resamples", type=int, default=1000)
-    results.add_argument("--out", default=None, metavar="DIR", help="folder for the summary and raw ratings "
-                         "(CSV and JSONL); default: <data dir>/study-ID-NAME")
-    status = sub.add_parser("status", help="how a study is running: open items, raters, agreement")
-    status.add_argument("--study", type=int, required=True)
-    status.add_argument("--min-accuracy", type=float, default=0.8)
-    status.add_argument("--min-seconds", type=float, default=0.0)
-    for verb, text in (("close", "stop a study: no new raters or answers"), ("reopen", "open a closed study")):
-        sub.add_parser(verb, help=text).add_argument("--study", type=int, required=True)
-    revoke = sub.add_parser("revoke", help="withdraw a study's unused invites (all, or --invite ids)")
-    revoke.add_argument("--study", type=int, required=True)
-    revoke.add_argument("--invite", default="", help="comma-separated invite ids (default: all unused)")
-    serve = sub.add_parser("serve", help="serve the rater and admin pages")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7861)
 
 
 def run_study_command(args: argparse.Namespace, *, factory, folder: Path) -> int:

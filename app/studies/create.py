@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.studies.studies import (
     StudySpec,
-    assign_raters,
+    attention_checks,
     create_study_with_items,
     read_premises,
     stories_from_pairs,
@@ -25,7 +25,13 @@ from app.studies.studies import (
 )
 from app.studies.systems import WrittenStory, build_writers, check_parts, generate_stories
 from engine.paths import shared_file
-from storage import get_user_by_name, preference_pairs, regular_holders, run_in_transaction
+from storage import (
+    assign_raters,
+    get_user_by_name,
+    preference_pairs,
+    regular_holders,
+    run_in_transaction,
+)
 
 DEFAULT_PREMISES = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
 
@@ -149,10 +155,8 @@ def make_study(
         study = create_study_with_items(
             session, spec=settings.spec, stories=stories, owner_id=settings.owner_id, settings=extra
         )
-        added = (
-            assign_raters(session, study_id=study.id, rater_ids=rater_ids, seed=settings.spec.seed)
-            if rater_ids else 0
-        )
+        added = assign_raters(session, study_id=study.id, rater_ids=rater_ids, make_checks=attention_checks,
+                              seed=settings.spec.seed) if rater_ids else 0
         held = regular_holders(session, study_id=study.id)
         idle = [n for n, r in zip(settings.raters, rater_ids, strict=True) if r not in held]
         return study.id, added, idle

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth import LoginGate
 from app.studies.results import QualityRules, StudyResults, study_results
 from app.studies.status import StudyStatus, study_status
-from app.studies.studies import assign_share
+from app.studies.studies import attention_checks
 from storage import (
     Conflict,
     NotFound,
     PermissionDenied,
     RaterItem,
     StudyFull,
+    assign_share,
     get_study,
     get_user,
     has_items,
@@ -142,7 +143,7 @@ class EvalService:
 
         def work(session: Session) -> tuple[int, int]:
             rater_id, study_id = redeem_invite(session, token=invite, rater_id=known)
-            assign_share(session, study_id=study_id, rater_id=rater_id)
+            assign_share(session, study_id=study_id, rater_id=rater_id, make_checks=attention_checks)
             return rater_id, study_id
 
         rater_id, study_id = run_in_transaction(self.factory, work)

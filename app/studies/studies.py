@@ -1,14 +1,14 @@
-"""Making studies: items from stories (saved, generated or writers' preference pairs), attention checks, assignment.
+"""Making studies: items from stories (saved, generated or writers' preference pairs) and attention checks.
 
 Items carry what raters see in `payload` and, apart, what they must never see in
 `hidden` (system, model, sides). Attention checks with known answers are added so
-that each rater's share of them matches the study's `attention_rate`.
+that each rater's share of them matches the study's `attention_rate`; assignment, with its
+top-up of those checks, is storage's (`storage.assign_raters`, `storage.assign_share`).
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,15 +24,7 @@ from storage import (
     ItemInput,
     Study,
     add_items,
-    assign_items,
-    checks_given,
-    get_study,
-    give_share,
-    item_counts,
     load_story,
-    open_invites,
-    pool,
-    release_overdue,
 )
 from storage import create_study as storage_create_study
 
@@ -203,7 +195,7 @@ def create_study_with_items(
         settings: Extra JSON-able settings to keep with the study.
 
     Returns:
-        The study; attention checks are added by `assign_raters`, once the load per
+        The study; attention checks are added by `storage.assign_raters`, once the load per
         rater is known.
     """
     items = story_items(spec.kind, stories, rng=random.Random(spec.seed))
@@ -307,78 +299,6 @@ def stories_from_pairs(pairs: Iterable[dict[str, Any]], *, limit: int) -> list[W
     return out
 
 
-def checks_needed(*, rate: float, load: int) -> int:
-    """Attention checks per rater so that checks / (checks + load) is closest to `rate`."""
-    return 0 if rate <= 0 or load <= 0 else round(rate * load / (1 - rate))
-
-
-def assign_raters(
-    session: Session, *, study_id: int, rater_ids: Sequence[int], seed: int | None = None
-) -> int:
-    """Top up attention checks for the per-rater load, then give items to raters (k-overlap).
-
-    Args:
-        session: Open session; the caller commits.
-        study_id: The study.
-        rater_ids: Raters; at least the study's overlap k of them.
-        seed: Seed of the assignment and of the check answers.
-
-    Returns:
-        How many assignments were added.
-    """
-    study = get_study(session, study_id)
-    raters = sorted(set(rater_ids))
-    if len(raters) < study.overlap_k:
-        raise InvalidInput(
-            f"overlap k={study.overlap_k} needs at least {study.overlap_k} raters, "
-            f"got {len(raters)}"
-        )
-    counts = item_counts(session, study_id=study.id)
-    regular, checks = counts.regular, counts.checks
-    if regular == 0:
-        raise InvalidInput(f"study {study.id} has no items to assign")
-    load = math.ceil(regular * study.overlap_k / len(raters))
-    missing = checks_needed(rate=study.attention_rate, load=load) - checks
-    if missing > 0:
-        rng = random.Random(seed)
-        add_items(
-            session,
-            study_id=study.id,
-            items=attention_items(study.kind, study.criteria, count=missing, rng=rng),
-        )
-    return assign_items(session, study_id=study.id, rater_ids=raters, seed=seed)
-
-
-def assign_share(
-    session: Session, *, study_id: int, rater_id: int, seed: int | None = None
-) -> int:
-    """Give an arriving rater a fair share of the open work, with attention checks at the study's rate.
-
-    Items held past the study's lease are released first. The open rater slots are split
-    over this rater and the invites still out, so the last invitee still finds work; a
-    study setting `items_per_rater` caps the share.
-
-    Returns:
-        How many assignments were added.
-
-    Raises:
-        StudyFull: Every item already has its k raters.
-    """
-    study = get_study(session, study_id)
-    release_overdue(session, study_id=study.id)
-    waiting = pool(session, study_id=study.id)
-    share = math.ceil(waiting.open_slots / (open_invites(session, study_id=study.id) + 1))
-    if cap := (study.settings or {}).get("items_per_rater"):
-        share = min(share, int(cap))
-    wanted = checks_needed(rate=study.attention_rate, load=max(share, 1))
-    seen = checks_given(session, study_id=study.id, rater_id=rater_id)
-    checks = item_counts(session, study_id=study.id).checks
-    if (missing := wanted + seen - checks) > 0:
-        add_items(
-            session,
-            study_id=study.id,
-            items=attention_items(study.kind, study.criteria, count=missing, rng=random.Random(seed)),
-        )
-    return give_share(
-        session, study_id=study.id, rater_id=rater_id, regular=share, checks=wanted, seed=seed
-    )
+def attention_checks(study: Study, count: int, rng: random.Random) -> list[ItemInput]:
+    """`count` attention checks for `study` (storage's `CheckMaker`: assignment tops them up)."""
+    return attention_items(study.kind, study.criteria, count=count, rng=rng)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -67,69 +68,101 @@ def build_eval_demo(
     """
     service = EvalService(factory=session_factory, secret=secret)
     with gr.Blocks(title="CNTRL Studio evaluation") as demo:
-        token = gr.BrowserState(None, storage_key="cntrl-eval-token")
-        study, item_id, shown_at = gr.State(None), gr.State(None), gr.State(0.0)
-        with gr.Row(visible=False, elem_id="account-bar") as account_bar:
-            who = gr.HTML(elem_id="who")
-            logout_button = gr.Button("Log out", size="sm", scale=0, elem_id="log-out")
-        message = gr.HTML(elem_id="eval-message")
-        with gr.Column(visible=True) as login_view:
-            gr.Markdown("## Log in")
-            name = gr.Textbox(label="Name", elem_id="login-name")
-            password = gr.Textbox(label="Password", type="password", elem_id="login-password")
-            login_button = gr.Button("Log in", variant="primary", elem_id="login-button")
-        with gr.Column(visible=False) as rater_view:
-            instructions = gr.HTML(elem_id="instructions")
-            progress = gr.HTML(elem_id="progress")
-            shown = gr.HTML(elem_id="item")
-            radios = [
-                gr.Radio(choices=[], label="", visible=False, elem_id=f"crit-{n}")
-                for n in range(MAX_CRITERIA)
-            ]
-            submit_button = gr.Button("Submit (Enter)", variant="primary", elem_id="submit-answer")
-        with gr.Column(visible=False) as admin_view:
-            build_admin_tab(service=service, token=token, session_factory=session_factory, engine=engine)
-
-        views = [token, account_bar, who, login_view, rater_view, admin_view, study, item_id, shown_at,
-                 instructions, progress, shown, submit_button, *radios, message]
-
-        def show(current: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
-            """Route to login, the next item or the admin pages; open an invite link."""
-            invite = dict(request.query_params).get("invite") if request else None
-            if not invite:
-                return _updates(screen_for(service, current))
-            arrival = service.arrive(invite=invite, current=current)
-            screen = screen_for(service, arrival.token, arrival.notice)
-            if arrival.notice and screen.login:  # an invitee has no password: only the reason, no login form
-                screen = Screen(note=arrival.notice, login=False)
-            return _updates(screen)
-
-        def log_in(user: str, secret_word: str, request: gr.Request) -> tuple[Any, ...]:
-            client = request.client.host if request and request.client else None
-            try:
-                current = service.login(name=user, password=secret_word, client=client)
-            except StorageError as error:
-                return _updates(screen_for(service, None, str(error)))
-            return _updates(screen_for(service, current))
-
-        def submit_answer(current, study_id, item, started, *values) -> tuple[Any, ...]:
-            """Record the answers to every question of the shown item, then show the next."""
-            spent = int(1000 * (time.time() - (started or time.time())))
-            try:
-                answers = _answers(service, current, study_id, values)
-                service.submit(current, item_id=item, answers=answers, time_spent_ms=spent)
-            except StorageError as error:
-                return _updates(screen_for(service, current, str(error), keep=True))
-            return _updates(screen_for(service, current))
-
-        demo.load(None, js=KEYS_JS)  # client-side only: the keyboard shortcuts
-        demo.load(show, inputs=[token], outputs=views, api_name=False)
-        login_button.click(log_in, [name, password], views, api_name="login")
-        password.submit(log_in, [name, password], views, api_name=False)
-        submit_button.click(submit_answer, [token, study, item_id, shown_at, *radios], views,
-                            api_name="submit_answer")
-        logout_button.click(lambda: _updates(Screen()), None, views, api_name=False)
+        page = _layout(service, session_factory, engine)
+        _wire(demo, service, page)
     return demo
+
+
+@dataclass
+class _Page:
+    """The page's components: `views` (what a screen updates, in `_updates` order) and the inputs."""
+
+    views: list[Any]
+    name: gr.Textbox
+    password: gr.Textbox
+    login_button: gr.Button
+    logout_button: gr.Button
+    radios: list[gr.Radio]
+
+    @property
+    def token(self) -> gr.BrowserState:
+        return self.views[0]
+
+    @property
+    def answer_inputs(self) -> list[Any]:
+        """The rater's token, study, item, when it was shown, and the answers."""
+        return [self.views[0], *self.views[6:9], *self.radios]
+
+    @property
+    def submit_button(self) -> gr.Button:
+        return self.views[12]
+
+
+def _layout(service: EvalService, session_factory: sessionmaker[Session], engine: Any) -> _Page:
+    """The account bar, login, rater and admin views."""
+    token = gr.BrowserState(None, storage_key="cntrl-eval-token")
+    study, item_id, shown_at = gr.State(None), gr.State(None), gr.State(0.0)
+    with gr.Row(visible=False, elem_id="account-bar") as account_bar:
+        who = gr.HTML(elem_id="who")
+        logout_button = gr.Button("Log out", size="sm", scale=0, elem_id="log-out")
+    message = gr.HTML(elem_id="eval-message")
+    with gr.Column(visible=True) as login_view:
+        gr.Markdown("## Log in")
+        name = gr.Textbox(label="Name", elem_id="login-name")
+        password = gr.Textbox(label="Password", type="password", elem_id="login-password")
+        login_button = gr.Button("Log in", variant="primary", elem_id="login-button")
+    with gr.Column(visible=False) as rater_view:
+        instructions = gr.HTML(elem_id="instructions")
+        progress = gr.HTML(elem_id="progress")
+        shown = gr.HTML(elem_id="item")
+        radios = [gr.Radio(choices=[], label="", visible=False, elem_id=f"crit-{n}") for n in range(MAX_CRITERIA)]
+        submit_button = gr.Button("Submit (Enter)", variant="primary", elem_id="submit-answer")
+    with gr.Column(visible=False) as admin_view:
+        build_admin_tab(service=service, token=token, session_factory=session_factory, engine=engine)
+    views = [token, account_bar, who, login_view, rater_view, admin_view, study, item_id, shown_at,
+             instructions, progress, shown, submit_button, *radios, message]
+    return _Page(views, name, password, login_button, logout_button, radios)
+
+
+def _wire(demo: gr.Blocks, service: EvalService, page: _Page) -> None:
+    """The page's events: open (with an invite link), log in, submit an answer, log out."""
+    views, name, password = page.views, page.name, page.password
+
+    def show(current: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Route to login, the next item or the admin pages; open an invite link."""
+        invite = dict(request.query_params).get("invite") if request else None
+        if not invite:
+            return _updates(screen_for(service, current))
+        arrival = service.arrive(invite=invite, current=current)
+        screen = screen_for(service, arrival.token, arrival.notice)
+        if arrival.notice and screen.login:  # an invitee has no password: only the reason, no login form
+            screen = Screen(note=arrival.notice, login=False)
+        return _updates(screen)
+
+    def log_in(user: str, secret_word: str, request: gr.Request) -> tuple[Any, ...]:
+        client = request.client.host if request and request.client else None
+        try:
+            current = service.login(name=user, password=secret_word, client=client)
+        except StorageError as error:
+            return _updates(screen_for(service, None, str(error)))
+        return _updates(screen_for(service, current))
+
+    def submit_answer(current, study_id, item, started, *values) -> tuple[Any, ...]:
+        """Record the answers to every question of the shown item, then show the next."""
+        spent = int(1000 * (time.time() - (started or time.time())))
+        try:
+            answers = _answers(service, current, study_id, values)
+            service.submit(current, item_id=item, answers=answers, time_spent_ms=spent)
+        except StorageError as error:
+            return _updates(screen_for(service, current, str(error), keep=True))
+        return _updates(screen_for(service, current))
+
+    demo.load(None, js=KEYS_JS)  # client-side only: the keyboard shortcuts
+    demo.load(show, inputs=[page.token], outputs=views, api_name=False)
+    page.login_button.click(log_in, [name, password], views, api_name="login")
+    password.submit(log_in, [name, password], views, api_name=False)
+    page.submit_button.click(submit_answer, page.answer_inputs, views, api_name="submit_answer")
+    page.logout_button.click(lambda: _updates(Screen()), None, views, api_name=False)
 
 
 def _answers(service: EvalService, token: str, study_id: int, values: tuple) -> dict[str, Any]:

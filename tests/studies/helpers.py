@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+from app.studies.studies import StudySpec, attention_checks, create_study_with_items
 from app.studies.systems import WrittenStory
+from storage import assign_raters
 
 
 def stories(systems=("full", "plain"), premises=3) -> list[WrittenStory]:
@@ -30,5 +31,6 @@ def make_study(
         study = create_study_with_items(
             session, spec=spec, stories=stories(premises=n_premises), owner_id=people["ada"]
         )
-        assign_raters(session, study_id=study.id, rater_ids=[people[r] for r in raters], seed=2)
+        assign_raters(session, study_id=study.id, rater_ids=[people[r] for r in raters],
+                      make_checks=attention_checks, seed=2)
         return study.id

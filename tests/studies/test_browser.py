@@ -8,7 +8,8 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+from app.studies.studies import StudySpec, attention_checks, create_study_with_items
+from storage import assign_raters
 from tests.studies.helpers import stories
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,7 +33,8 @@ def server(factory, people):
     )
     with factory.begin() as session:
         study = create_study_with_items(session, spec=spec, stories=stories(premises=4)[:7])
-        assign_raters(session, study_id=study.id, rater_ids=[people["r1"]], seed=0)
+        assign_raters(session, study_id=study.id, rater_ids=[people["r1"]], make_checks=attention_checks,
+                      seed=0)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

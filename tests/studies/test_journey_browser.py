@@ -234,9 +234,9 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
     from playwright.sync_api import expect
 
     from app.studies.service import EvalService
-    from app.studies.studies import StudySpec, assign_raters, create_study_with_items
+    from app.studies.studies import StudySpec, attention_checks, create_study_with_items
     from app.studies.systems import WrittenStory
-    from storage import StudyItem, create_user
+    from storage import StudyItem, assign_raters, create_user
 
     url, address = site
     engine = make_engine(url)
@@ -248,7 +248,7 @@ def test_stories_are_shown_verbatim_and_a_system_that_always_wins_reads_as_a_bou
         raters = [create_user(session, name=n, password=f"pw-{n}", role="rater").id for n in ("r1", "r2")]
         study = create_study_with_items(session, spec=StudySpec(name="verbatim", kind="pairwise", overlap_k=2,
                                                                 attention_rate=0.0, seed=5), stories=written)
-        assign_raters(session, study_id=study.id, rater_ids=raters, seed=1)
+        assign_raters(session, study_id=study.id, rater_ids=raters, make_checks=attention_checks, seed=1)
         sides = {i.id: ("A" if i.hidden["systems"]["A"] == "full" else "B")
                  for i in session.scalars(select(StudyItem).where(StudyItem.study_id == study.id))}
 

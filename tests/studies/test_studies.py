@@ -12,14 +12,22 @@ from sqlalchemy import func, select
 from app.studies.antonyms import AntonymTable
 from app.studies.studies import (
     StudySpec,
-    assign_raters,
-    checks_needed,
+    attention_checks,
     create_study_with_items,
     read_premises,
     story_items,
 )
 from engine.paths import shared_file
-from storage import Assignment, InvalidInput, Study, StudyItem, create_invite, redeem_invite
+from storage import (
+    Assignment,
+    InvalidInput,
+    Study,
+    StudyItem,
+    assign_raters,
+    checks_needed,
+    create_invite,
+    redeem_invite,
+)
 from tests.studies.helpers import make_study, stories
 
 CLOZE_VAL = str(shared_file("rocstories", "story_cloze_2016", "cloze_test_val_spring2016.csv"))
@@ -102,7 +110,8 @@ def test_zero_items_and_k_above_raters_are_refused_with_nothing_written(factory,
                 spec=StudySpec(name="y", kind="likert", overlap_k=3, attention_rate=0.2),
                 stories=stories(),
             )
-            assign_raters(session, study_id=study.id, rater_ids=[people["r1"], people["r2"]])
+            assign_raters(session, study_id=study.id, rater_ids=[people["r1"], people["r2"]],
+                          make_checks=attention_checks)
     with factory.begin() as session:
         assert session.scalar(select(func.count()).select_from(Study)) == 0
         assert session.scalar(select(func.count()).select_from(StudyItem)) == 0
