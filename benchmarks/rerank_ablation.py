@@ -71,6 +71,9 @@ def main() -> None:
     cases = load_cases("test", limit=args.cases, offset=args.offset)
     pipeline = build_pipeline(LoadConfig(adapter=args.adapter, threads=args.threads), reranker=args.reranker)
     rows, timing = [], {"one": 0.0, "many": 0.0}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rows.jsonl").write_text("", encoding="utf-8")
     for number, case in enumerate(cases):
         params = SamplingParams(n_candidates=args.candidates, seed=args.seed + number)
         start = time.perf_counter()
@@ -88,6 +91,8 @@ def main() -> None:
                      "drift_first": bool(new_names(step.candidates[0], before)),
                      "drift_reranked": bool(new_names(step.sentence, before)),
                      "drift_human": bool(new_names(case.gold_sentence, before))})
+        with (out / "rows.jsonl").open("a", encoding="utf-8") as handle:  # kept case by case: a long run can stop early
+            handle.write(json.dumps(rows[-1]) + "\n")
         print(json.dumps({"case": number, "chosen": step.chosen, "seconds": round(spent, 1)}), flush=True)
     figures = {"load_before": [round(x, 2) for x in load_before], "cases": len(rows), "candidates": args.candidates,
                "changed": sum(r["first"] != r["reranked"] for r in rows)}
@@ -102,9 +107,6 @@ def main() -> None:
                                        "many": round(timing["many"] / max(1, timed), 2), "cases": timed}
     figures["time_ratio"] = round(timing["many"] / timing["one"], 2) if timing["one"] else None
     figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     text, key = sheet(rows, args.seed)
     (out / "sheet.md").write_text(text, encoding="utf-8")
     (out / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
