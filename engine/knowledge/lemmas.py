@@ -32,6 +32,7 @@ def use_data_dir(folder: str | Path | None) -> None:
     """Read WordNet from this data directory (a server's --data-dir) from the next lemma on."""
     _WORDNET_DIR["data_dir"] = None if folder is None else str(folder)
     _backend.cache_clear()
+    content_lemmas.cache_clear()  # lemmas of the old backend
 
 
 @lru_cache(maxsize=1)
