@@ -16,6 +16,12 @@ def register_api(handlers: Handlers) -> None:
     """Add /new_story, /suggest_keywords, /write_next, /regenerate, /undo, /export_story,
     /token_alternatives, /continue_from_token, /set_memory, /add_bible_entry, /rate_sentence and the
     storyline's /plan_story, /replan_story, /set_storyline and /write_to_plan."""
+    for fn in (*writing_api(handlers), *token_api(handlers), *notes_api(handlers), *storyline_api(handlers)):
+        gr.api(fn, api_name=fn.__name__)
+
+
+def writing_api(handlers: Handlers) -> tuple:
+    """/new_story, /suggest_keywords, /write_next, /regenerate and /undo."""
     service, users = handlers.service, handlers.users
 
     @page_errors
@@ -48,6 +54,14 @@ def register_api(handlers: Handlers) -> None:
         """Take back the last change; returns the story text (premise and sentences)."""
         return _story_text(service.undo(user_id=users.id_of(request), story_id=parse_story_id(story_id)))
 
+    return new_story, suggest_keywords, write_next, regenerate, undo
+
+
+def token_api(handlers: Handlers) -> tuple:
+    """/export_story, /token_alternatives and /continue_from_token: a story's sentences as the
+    model wrote them, token by token, and a new version from one of a token's alternatives."""
+    service, users = handlers.service, handlers.users
+
     @page_errors
     def export_story(story_id: str, request: gr.Request) -> str:
         """The whole revision tree with provenance, as a JSON document."""
@@ -69,6 +83,13 @@ def register_api(handlers: Handlers) -> None:
             user_id=users.id_of(request), story_id=parse_story_id(story_id), index=sentence,
             position=_index(position, "position", minimum=0), token=_text(token, "token"), request=StepRequest()))
         return view.nodes[sentence - 1].text
+
+    return export_story, token_alternatives, continue_from_token
+
+
+def notes_api(handlers: Handlers) -> tuple:
+    """/set_memory, /add_bible_entry and /rate_sentence: what the writer keeps beside the story."""
+    service, users = handlers.service, handlers.users
 
     @page_errors
     def set_memory(story_id: str, memory: str, authors_note: str, request: gr.Request) -> str:
@@ -93,9 +114,7 @@ def register_api(handlers: Handlers) -> None:
                                      index=_index(index), rating=_text(rating, "rating"),
                                      reason=_text(reason, "reason"))
 
-    for fn in (new_story, suggest_keywords, write_next, regenerate, undo, export_story, token_alternatives,
-               continue_from_token, set_memory, add_bible_entry, rate_sentence, *storyline_api(handlers)):
-        gr.api(fn, api_name=fn.__name__)
+    return set_memory, add_bible_entry, rate_sentence
 
 
 def storyline_api(handlers: Handlers) -> tuple:
@@ -106,20 +125,20 @@ def storyline_api(handlers: Handlers) -> tuple:
     @page_errors
     def plan_story(story_id: str, sentences: int, request: gr.Request) -> str:
         """Plan the keywords of the next `sentences` sentences (slot i: sentence i); returns the storyline."""
-        return json.dumps(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
-                                             sentences=_index(sentences, "sentences")).to_dict(), ensure_ascii=False)
+        return _storyline_json(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                                  sentences=_index(sentences, "sentences")))
 
     @page_errors
     def replan_story(story_id: str, from_slot: int, request: gr.Request) -> str:
         """Plan the storyline again from slot `from_slot`, keeping the slots before it; returns the storyline."""
-        return json.dumps(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
-                                             from_slot=_index(from_slot, "from_slot")).to_dict(), ensure_ascii=False)
+        return _storyline_json(service.plan_story(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                                  from_slot=_index(from_slot, "from_slot")))
 
     @page_errors
     def set_storyline(story_id: str, storyline: str, request: gr.Request) -> str:
         """Save the writer's storyline, "a, b | c | | d" (an empty slot is predicted at write time)."""
-        return json.dumps(service.set_storyline(user_id=users.id_of(request), story_id=parse_story_id(story_id),
-                                                slots=_text(storyline, "storyline")).to_dict(), ensure_ascii=False)
+        return _storyline_json(service.set_storyline(user_id=users.id_of(request), story_id=parse_story_id(story_id),
+                                                     slots=_text(storyline, "storyline")))
 
     @page_errors
     def write_to_plan(story_id: str, request: gr.Request) -> str:
@@ -128,6 +147,11 @@ def storyline_api(handlers: Handlers) -> tuple:
                                                               story_id=parse_story_id(story_id))))
 
     return plan_story, replan_story, set_storyline, write_to_plan
+
+
+def _storyline_json(storyline) -> str:
+    """A storyline as the storyline endpoints return it."""
+    return json.dumps(storyline.to_dict(), ensure_ascii=False)
 
 
 def memory_saved(view) -> str:
