@@ -18,7 +18,7 @@ from app.errors import AppError
 from app.service import StoryService
 from app.store import parse_story_id
 from app.ui_format import params_from_panel
-from app.writing import Delta, StepRequest
+from app.writing import StepRequest, StreamedText
 from storage import StoryView
 
 LOCAL_USER = "local"
@@ -92,7 +92,7 @@ class Handlers:
 
     def story_ids(self, story_id, request) -> tuple[int, int]:
         """(user id, story id) of a request that names a story."""
-        if story_id is None or str(story_id).strip() == "":
+        if no_story(story_id):
             raise AppError("start a story first: write a premise and press New story")
         return self.users.id_of(request), parse_story_id(story_id)
 
@@ -194,6 +194,19 @@ class Handlers:
         return shown(self.service.redo(user_id=user, story_id=sid))
 
 
+class PanelActions:
+    """The base of a panel's handlers: what the writer did there, delegated to StoryService."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self.handlers = handlers
+        self.service = handlers.service
+
+
+def no_story(story_id) -> bool:
+    """Whether the page shows no story (its story id is empty)."""
+    return story_id is None or str(story_id).strip() == ""
+
+
 def editor_values(view: StoryView | None):
     """(story id, view, premise, title) for the editor."""
     if view is None:
@@ -202,10 +215,10 @@ def editor_values(view: StoryView | None):
 
 
 def streamed(stream):
-    """(view, live text) updates: the live row grows per delta; the saved story ends it."""
+    """(view, live text) updates: the live row grows with each streamed text; the saved story ends it."""
     live, index = "", 0
     for item in stream:
-        if isinstance(item, Delta):
+        if isinstance(item, StreamedText):
             if item.index != index:
                 live, index = "", item.index
             live += item.text

@@ -11,8 +11,8 @@ from gradio.processing_utils import save_file_to_cache
 from gradio.utils import get_upload_folder
 
 from app.errors import AppError
-from app.handlers import Handlers, editor_values, page_errors
-from app.store import parse_id
+from app.handlers import Handlers, editor_values, no_story, page_errors
+from app.store import required_id
 from app.ui_format import ratings_text, story_rows
 
 MAX_IMPORT_BYTES = 50_000_000
@@ -104,7 +104,7 @@ class Library:
 
     @page_errors
     def show_history(self, story_id, request: gr.Request):
-        if story_id is None or str(story_id).strip() == "":
+        if no_story(story_id):
             return gr.update(choices=[], value=None)
         user, sid = self._ids(story_id, request)
         choices, head = history_choices(self.service, user_id=user, story_id=sid)
@@ -127,10 +127,7 @@ class Library:
 
 def _node_id(value) -> int:
     """A version id from the history list; anything else is refused in one line."""
-    node = parse_id(value)
-    if node is None:
-        raise AppError(f"there is no version {str(value)[:40]!r} in this story")
-    return node
+    return required_id(value, AppError(f"there is no version {str(value)[:40]!r} in this story"))
 
 
 def history_choices(service, *, user_id: int, story_id: int) -> tuple[list[tuple[str, int]], int | None]:

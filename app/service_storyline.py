@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import storage
 from app.errors import AppError
 from app.service_writing import StoryWriting, story_context
-from app.writing import Delta, StepRequest, plan
+from app.writing import StepRequest, StreamedText, plan
 from engine.prompts import parse_storyline, storyline_text
 from engine.storyline import DEFAULT_SLOTS, check_slots, clean_slots
 from storage import StoryView
@@ -116,7 +116,7 @@ class StoryPlanning:
         return PlanResult(self.library.load(user_id=user_id, story_id=story_id), notes)
 
     def stream_write_to_plan(self, *, user_id: int, story_id: int, request: StepRequest | None = None
-                             ) -> Iterator[Delta | StoryView]:
+                             ) -> Iterator[StreamedText | StoryView]:
         """Write every planned sentence that is not written as planned, streaming each; yields the story
         after each one. A failure names what was saved before it; nothing written is taken back."""
         view = self.library.load(user_id=user_id, story_id=story_id)
@@ -149,7 +149,7 @@ class StoryPlanning:
             stream = self.writing.stream_write(user_id=user_id, story_id=story_id, request=asked)
         after = None
         for item in stream:
-            if isinstance(item, Delta):
+            if isinstance(item, StreamedText):
                 yield item
             else:
                 after = item

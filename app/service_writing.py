@@ -19,7 +19,7 @@ from app.admission import WritingQueue
 from app.engine_handle import EngineHandle
 from app.errors import AppError
 from app.service_library import StoryLibrary, node_at
-from app.writing import Delta, StepRequest, provenance, stream_sentence, suggest
+from app.writing import StepRequest, StreamedText, provenance, stream_sentence, suggest
 from engine.bible import LoreEntry
 from engine.types import Step, StoryContext
 from storage import NodeView, Provenance, StoryView, get_story
@@ -41,7 +41,7 @@ class StoryWriting:
         with self.queue.ticket():
             return suggest(self.engine.get(), story_context(view, len(view.nodes)), seed)
 
-    def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[Delta | StoryView]:
+    def stream_write(self, *, user_id: int, story_id: int, request: StepRequest) -> Iterator[StreamedText | StoryView]:
         """Stream the next sentence, save it after the head, then yield the story."""
         with self.library.locks.hold(story_id, user_id):
             view = self._load(user_id, story_id, with_bible=True)
@@ -53,7 +53,7 @@ class StoryWriting:
 
     def stream_regenerate(
         self, *, user_id: int, story_id: int, index: int, request: StepRequest, keep_following: bool = False
-    ) -> Iterator[Delta | StoryView]:
+    ) -> Iterator[StreamedText | StoryView]:
         """Write sentence `index` again as a new version; optionally rewrite the later ones with their keywords."""
         with self.library.locks.hold(story_id, user_id):
             view = self._load(user_id, story_id, with_bible=True)
@@ -71,7 +71,7 @@ class StoryWriting:
             self._replace_from(user_id, view, node, records)
             yield self._load(user_id, story_id)
 
-    def stream_revise(self, *, user_id: int, story_id: int, index: int, request: StepRequest) -> Iterator[Delta | StoryView]:
+    def stream_revise(self, *, user_id: int, story_id: int, index: int, request: StepRequest) -> Iterator[StreamedText | StoryView]:
         """Write sentence `index` again as a new version; the later sentences stay as they are (undo returns it)."""
         with self.library.locks.hold(story_id, user_id):
             view = self._load(user_id, story_id, with_bible=True)
@@ -87,7 +87,7 @@ class StoryWriting:
 
     def stream_continue_from_token(
         self, *, user_id: int, story_id: int, index: int, position: int, token: str | int, request: StepRequest
-    ) -> Iterator[Delta | StoryView]:
+    ) -> Iterator[StreamedText | StoryView]:
         """Write sentence `index` again from its first `position` tokens plus `token` (an alternative
         shown at `position`, by text or id), as a new version; its keywords and guidance still apply."""
         with self.library.locks.hold(story_id, user_id):
@@ -177,8 +177,8 @@ class StoryWriting:
                                                                  records=records))
 
 
-def _collect(stream: Iterator[Delta | Step], *, between: Callable[[], None] = lambda: None):
-    """Re-yield the deltas of a sentence stream and return its Step (for `yield from`).
+def _collect(stream: Iterator[StreamedText | Step], *, between: Callable[[], None] = lambda: None):
+    """Re-yield the streamed text of a sentence and return its Step (for `yield from`).
 
     `between` runs after each token; when it raises (the server is stopping) the stream is
     closed, so the engine computes no further token and nothing of the sentence is saved.

@@ -87,9 +87,14 @@ def parse_id(text: str | int | None) -> int | None:
     return value if 0 < value <= validate.MAX_ID else None
 
 
-def parse_story_id(text: str | int | None) -> int:
-    """A story id from a URL or API argument; anything else reads as an unknown story."""
+def required_id(text: str | int | None, refusal: AppError) -> int:
+    """An id as `parse_id` reads it; anything else raises `refusal`."""
     value = parse_id(text)
     if value is None:
-        raise StoryNotFound("no such story for this account")
+        raise refusal
     return value
+
+
+def parse_story_id(text: str | int | None) -> int:
+    """A story id from a URL or API argument; anything else reads as an unknown story."""
+    return required_id(text, StoryNotFound("no such story for this account"))

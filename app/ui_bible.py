@@ -15,8 +15,8 @@ from html import escape
 import gradio as gr
 
 from app.errors import AppError
-from app.handlers import Handlers
-from app.store import parse_id
+from app.handlers import Handlers, PanelActions, no_story
+from app.store import required_id
 from storage import EntryView
 
 SHOWN = 200  # table rows at most; the filter finds the others
@@ -76,17 +76,13 @@ def refused_in_panel(outputs: int, prefix: str = "Not saved: "):
     return wrap
 
 
-class BiblePanel:
+class BiblePanel(PanelActions):
     """The panel's handlers: what the writer did, delegated to StoryService."""
-
-    def __init__(self, handlers: Handlers) -> None:
-        self.handlers = handlers
-        self.service = handlers.service
 
     def show_bible(self, story_id, query: str, request: gr.Request):
         """The shown story's entries (none when no story is open); the form forgets which entry it
         was editing but keeps any text typed in it."""
-        if story_id is None or str(story_id).strip() == "":
+        if no_story(story_id):
             return [], status_html("Start or open a story to keep its bible."), None, ""
         try:
             rows, line = self._listing(story_id, query, request)
@@ -184,10 +180,7 @@ def _row(entry: EntryView) -> list[str]:
 
 
 def _entry_id(value) -> int:
-    entry = parse_id(value)
-    if entry is None:
-        raise AppError("click an entry in the table first (or type its id)")
-    return entry
+    return required_id(value, AppError("click an entry in the table first (or type its id)"))
 
 
 def _described(entry: EntryView) -> str:

@@ -11,7 +11,7 @@ import gradio as gr
 
 from app.api import memory_saved
 from app.errors import AppError
-from app.handlers import Handlers, page_errors
+from app.handlers import Handlers, PanelActions, no_story, page_errors
 from storage.validate import MAX_NOTE_DEPTH
 
 
@@ -34,27 +34,24 @@ def memory_panel(handlers: Handlers, story_id: gr.Textbox) -> None:
                api_name="save_memory")
 
 
-class MemoryPanel:
+class MemoryPanel(PanelActions):
     """The panel's handlers: what the writer did, delegated to StoryService."""
-
-    def __init__(self, handlers: Handlers) -> None:
-        self.handlers = handlers
 
     @page_errors
     def show_memory(self, story_id, request: gr.Request):
         """The shown story's memory, note and depth (empty when no story is open)."""
-        if story_id is None or str(story_id).strip() == "":
+        if no_story(story_id):
             return "", "", 1, ""
         user, sid = self.handlers.story_ids(story_id, request)
-        view = self.handlers.service.load(user_id=user, story_id=sid)
+        view = self.service.load(user_id=user, story_id=sid)
         return view.memory, view.authors_note, view.note_depth, ""
 
     @page_errors
     def save_memory(self, story_id, memory: str, note: str, depth, request: gr.Request):
         """Save all three; a refused value leaves the stored ones and the typed text as they were."""
         user, sid = self.handlers.story_ids(story_id, request)
-        view = self.handlers.service.set_memory(user_id=user, story_id=sid, memory=memory or "",
-                                                authors_note=note or "", note_depth=_depth(depth))
+        view = self.service.set_memory(user_id=user, story_id=sid, memory=memory or "",
+                                       authors_note=note or "", note_depth=_depth(depth))
         return view.memory, view.authors_note, view.note_depth, memory_saved(view)
 
 

@@ -9,7 +9,7 @@ from html import escape
 import gradio as gr
 
 from app.errors import AppError
-from app.handlers import Handlers, page_errors, shown
+from app.handlers import Handlers, PanelActions, page_errors, shown
 from app.library import history_choices
 from app.store import parse_id
 from app.ui_format import ratings_html
@@ -17,12 +17,8 @@ from app.ui_format import ratings_html
 PRIVATE = {"api_visibility": "private"}
 
 
-class Ratings:
+class Ratings(PanelActions):
     """The handlers: what the writer rated, delegated to StoryService."""
-
-    def __init__(self, handlers: Handlers) -> None:
-        self.handlers = handlers
-        self.service = handlers.service
 
     @page_errors
     def rate_shown_sentence(self, index: int, rating: str, story_id, reason: str, request: gr.Request):

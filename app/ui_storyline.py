@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from app.errors import AppError
-from app.handlers import Handlers, page_errors, streamed
+from app.handlers import Handlers, PanelActions, no_story, page_errors, streamed
 from app.service_storyline import PlanResult, parse_slots, slots_of
 from app.ui_format import params_from_panel
 from app.writing import StepRequest
@@ -66,17 +66,13 @@ def wire_storyline(handlers: Handlers, box: StorylineBox, story_id, view, live, 
         actions.show_storyline, inputs=[story_id], outputs=shown, api_visibility="private")
 
 
-class StorylineActions:
+class StorylineActions(PanelActions):
     """What the writer did in the panel, delegated to StoryService."""
-
-    def __init__(self, handlers: Handlers) -> None:
-        self.handlers = handlers
-        self.service = handlers.service
 
     @page_errors
     def show_storyline(self, story_id, request: gr.Request):
         """The open story's slots (none shown when no story is open or it has no plan)."""
-        if story_id is None or str(story_id).strip() == "":
+        if no_story(story_id):
             return slot_updates([], [])
         user, sid = self.handlers.story_ids(story_id, request)
         return slot_updates(slots_of(self.service.load(user_id=user, story_id=sid)), [])

@@ -1,4 +1,4 @@
-"""Running one engine step for the app: stream deltas, turn failures into page messages."""
+"""Running one engine step for the app: stream a sentence's text as it comes, turn failures into page messages."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True)
-class Delta:
+class StreamedText:
     """Text streamed for sentence `index` (1 = first sentence after the premise)."""
 
     index: int
@@ -58,8 +58,8 @@ def keyword_list(keywords: str | Iterable[str] | None) -> list[str]:
 
 def stream_sentence(
     engine: Engine, context: StoryContext, index: int, request: StepRequest
-) -> Iterator[Delta | Step]:
-    """Deltas of sentence `index`, then its Step; engine failures become `AppError`."""
+) -> Iterator[StreamedText | Step]:
+    """The text of sentence `index` as it streams, then its Step; engine failures become `AppError`."""
     step = None
     extra = {"prefix_tokens": list(request.prefix_tokens)} if request.prefix_tokens else {}
     try:
@@ -74,7 +74,7 @@ def stream_sentence(
             if isinstance(item, Step):
                 step = item
             else:
-                yield Delta(index, item)
+                yield StreamedText(index, item)
     except AppError:
         raise
     except ValueError as error:

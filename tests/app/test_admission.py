@@ -11,7 +11,7 @@ import pytest
 from app.admission import Busy, Stopping, WritingQueue
 from app.engine_handle import EngineHandle
 from app.service import StoryService
-from app.writing import Delta, StepRequest
+from app.writing import StepRequest, StreamedText
 
 
 def _hold(queue: WritingQueue, started: threading.Event, release: threading.Event, order: list[str], name: str):
@@ -92,7 +92,7 @@ def test_writers_beyond_the_queue_get_busy_and_lose_nothing(fake, store, alice):
     def writer(story_id: int) -> None:
         try:
             for item in service.stream_write(user_id=alice, story_id=story_id, request=StepRequest(keywords="lamp")):
-                if not isinstance(item, Delta):
+                if not isinstance(item, StreamedText):
                     results[story_id] = "saved"
         except Busy as error:
             results[story_id] = str(error)
@@ -156,7 +156,7 @@ def test_stopping_refuses_waiters_and_ends_the_sentence_being_written_unsaved(fa
     story = service.new_story(user_id=alice, premise="Ann drove home.")
     other = service.new_story(user_id=alice, premise="Bo sailed.")
     stream = service.stream_write(user_id=alice, story_id=story.id, request=StepRequest(keywords="rain"))
-    assert isinstance(next(stream), Delta)  # the first token is on the page; the sentence holds the queue
+    assert isinstance(next(stream), StreamedText)  # the first token is on the page; the sentence holds the queue
     refused: list[str] = []
 
     def wait_in_queue() -> None:

@@ -10,7 +10,7 @@ from app.engine_handle import EngineHandle
 from app.errors import AppError
 from app.fake_engine import FakeEngine
 from app.service import StoryService
-from app.writing import Delta, StepRequest, stream_sentence, suggest
+from app.writing import StepRequest, StreamedText, stream_sentence, suggest
 from engine.keywords import KEYWORDS_PER_SENTENCE, clean_keywords
 from engine.types import Fact, SamplingParams, StoryContext
 
@@ -51,7 +51,7 @@ def service(engine, store) -> StoryService:
 def write(service, user, story_id, keywords="", **kw):
     deltas, view = [], None
     for item in service.stream_write(user_id=user, story_id=story_id, request=StepRequest(keywords=keywords, **kw)):
-        if isinstance(item, Delta):
+        if isinstance(item, StreamedText):
             deltas.append(item)
         else:
             view = item

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from app.errors import AppError, StoryBusy, StoryNotFound
-from app.writing import Delta, StepRequest
+from app.writing import StepRequest, StreamedText
 from engine.types import SamplingParams
 from storage import StoryView
 
@@ -16,7 +16,7 @@ from storage import StoryView
 def write(service, user, story_id, keywords="", **kw) -> tuple[list[str], StoryView]:
     deltas, view = [], None
     for item in service.stream_write(user_id=user, story_id=story_id, request=StepRequest(keywords=keywords, **kw)):
-        if isinstance(item, Delta):
+        if isinstance(item, StreamedText):
             deltas.append(item.text)
         else:
             view = item

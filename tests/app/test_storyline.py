@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import AppError
-from app.writing import Delta
+from app.writing import StreamedText
 from tests.app.test_service import write
 
 PREMISE = "Tom let his friend borrow his phone."
@@ -16,7 +16,7 @@ PREMISE = "Tom let his friend borrow his phone."
 def write_to_plan(service, user, story_id):
     deltas, views = [], []
     for item in service.stream_write_to_plan(user_id=user, story_id=story_id):
-        (deltas if isinstance(item, Delta) else views).append(item)
+        (deltas if isinstance(item, StreamedText) else views).append(item)
     return deltas, views[-1]
 
 
@@ -117,7 +117,7 @@ def test_a_failure_midway_names_what_was_saved(service, alice, fake):
     fake.enqueue(["The", " harbor", " slept."])
     with pytest.raises(AppError, match=r"sentence\(s\) 1, 2 were written and saved; sentence 3 was not written"):
         for item in service.stream_write_to_plan(user_id=alice, story_id=story):
-            if not isinstance(item, Delta) and len(item.nodes) == 2:
+            if not isinstance(item, StreamedText) and len(item.nodes) == 2:
                 fake.fail_next(RuntimeError("model crashed"))  # the third sentence fails
     assert [n.text for n in service.load(user_id=alice, story_id=story).nodes] == ["Rain fell.", "The harbor slept."]
 
