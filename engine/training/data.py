@@ -197,28 +197,35 @@ def keyword_token_flags(tokenizer, ids: list[int], keywords: tuple[str, ...]) ->
     return flags
 
 
+def target_ids(tokenizer, example: Example, keyword_weight: float = 1.0) -> tuple[list[int], list[float] | None]:
+    """The target's ids with end of text (learned: the sentence stops), and each one's loss
+    weight: `keyword_weight` on the tokens that spell a sentence example's keywords (None when
+    every weight is 1)."""
+    target = list(tokenizer(" " + example.target.strip(), add_special_tokens=False)["input_ids"])
+    weights = None
+    if keyword_weight != 1.0 and example.task == "sentence" and example.keywords:
+        flags = keyword_token_flags(tokenizer, target, example.keywords)
+        weights = [keyword_weight if f else 1.0 for f in flags] + [1.0]  # + end of text
+    return target + [tokenizer.eos_token_id], weights
+
+
+def example_prompt(tokenizer, example: Example, budget: int):
+    """The product's prompt for the example's task (engine.prompts owns the format)."""
+    if example.task in ("keywords", "storyline"):
+        return build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget,
+                                    storyline=example.storyline_length)
+    return build_prompt(tokenizer, context=example.context, keywords=list(example.keywords),
+                        facts=list(example.facts), max_prompt_tokens=budget, style="cntrl")
+
+
 def encode(tokenizer, example: Example, *, max_tokens: int, keyword_weight: float = 1.0) -> Encoded:
     """Prompt ids (masked) + target ids (learned) + end of text (learned: the sentence stops).
 
     With `keyword_weight` != 1 the target tokens that spell the example's keyword carry
     that loss weight (sentence examples only).
     """
-    target = list(tokenizer(" " + example.target.strip(), add_special_tokens=False)["input_ids"])
-    weights = None
-    if keyword_weight != 1.0 and example.task == "sentence" and example.keywords:
-        flags = keyword_token_flags(tokenizer, target, example.keywords)
-        weights = [keyword_weight if f else 1.0 for f in flags] + [1.0]  # + end of text
-    target.append(tokenizer.eos_token_id)
-    budget = max(8, max_tokens - len(target))
-    if example.task in ("keywords", "storyline"):
-        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget,
-                                      storyline=example.storyline_length)
-    else:
-        prompt = build_prompt(
-            tokenizer, context=example.context, keywords=list(example.keywords), facts=list(example.facts),
-            max_prompt_tokens=budget, style="cntrl",
-        )
-    ids = prompt.ids
+    target, weights = target_ids(tokenizer, example, keyword_weight)
+    ids = example_prompt(tokenizer, example, max(8, max_tokens - len(target))).ids
     return Encoded(ids + target, [IGNORE] * len(ids) + target, None if weights is None else [0.0] * len(ids) + weights)
 
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.prompts import build_keyword_prompt, build_prompt
-from engine.training.data import IGNORE, Encoded, Example, keyword_token_flags
+from engine.training.data import IGNORE, Encoded, Example, example_prompt, target_ids
 from engine.types import StoryContext
 
 TRUNK = 0  # segment id of the story tokens; branches are 1, 2, ...
@@ -57,20 +56,11 @@ def story_sentences(examples: list[Example]) -> tuple[str, tuple[str, ...]]:
     return premise, longest
 
 
-def _branch(tokenizer, example: Example, trunk: list[int], budget: int, keyword_weight: float):
+def _branch(tokenizer, example: Example, trunk: list[int], max_tokens: int, keyword_weight: float):
     """(cut, branch ids, labels, weights) of one example, or None when its prompt does not share the trunk."""
-    target = _encode(tokenizer, " " + example.target.strip())
-    weights = [1.0] * len(target)
-    if keyword_weight != 1.0 and example.task == "sentence" and example.keywords:
-        flags = keyword_token_flags(tokenizer, target, example.keywords)
-        weights = [keyword_weight if f else 1.0 for f in flags]
-    target, weights = target + [tokenizer.eos_token_id], weights + [1.0]
-    if example.task in ("keywords", "storyline"):
-        prompt = build_keyword_prompt(tokenizer, context=example.context, max_prompt_tokens=budget,
-                                      storyline=example.storyline_length)
-    else:
-        prompt = build_prompt(tokenizer, context=example.context, keywords=list(example.keywords),
-                              facts=list(example.facts), max_prompt_tokens=budget, style="cntrl")
+    target, weights = target_ids(tokenizer, example, keyword_weight)
+    weights = weights or [1.0] * len(target)
+    prompt = example_prompt(tokenizer, example, max(8, max_tokens - len(target)))
     cut = len(prompt.prefix)
     if prompt.notes or prompt.prefix != trunk[:cut]:
         return None  # clipped or framed differently: not a branch of this trunk
@@ -95,8 +85,7 @@ def pack_story(tokenizer, examples: list[Example], *, config: PackConfig, budget
     segments, limits, positions = [TRUNK] * len(trunk), list(range(1, len(trunk) + 1)), list(range(len(trunk)))
     ids = list(trunk)
     for number, example in enumerate(examples, start=1):
-        target_len = len(_encode(tokenizer, " " + example.target.strip())) + 1
-        found = _branch(tokenizer, example, trunk, max(8, budget - target_len), config.keyword_weight)
+        found = _branch(tokenizer, example, trunk, budget, config.keyword_weight)
         if found is None or len(ids) + len(found[1]) > config.max_tokens:
             continue
         cut, branch, branch_labels, branch_weights = found
