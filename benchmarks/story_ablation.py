@@ -9,7 +9,12 @@ Writes every story as JSONL for `benchmarks/blind_sheet.py`.
 
     python benchmarks/story_ablation.py --stories 40 --out docs/readings/ablation.jsonl \
         --system shipped=assets/adapters/cntrl-smollm2 \
-        --system shipped+rerank4=assets/adapters/cntrl-smollm2:4:assets/coherence
+        --system shipped+rerank4=assets/adapters/cntrl-smollm2:4:assets/coherence \
+        --system static=assets/adapters/cntrl-smollm2:1:none:plan
+
+A fourth field `plan` writes to a storyline planned from the premise first (Plan-and-Write's
+static schema: `Pipeline.plan_storyline`, then each sentence with its slot's keywords);
+without it each sentence's keywords are predicted from the story so far (dynamic).
 """
 
 from __future__ import annotations
@@ -27,18 +32,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 @dataclass(frozen=True)
 class AblationSystem:
-    """NAME=ADAPTER[:CANDIDATES[:RERANKER]] from the command line."""
+    """NAME=ADAPTER[:CANDIDATES[:RERANKER[:plan]]] from the command line (RERANKER "none": none)."""
 
     name: str
     adapter: str
     candidates: int = 1
     reranker: str | None = None
+    plan: bool = False  # static: plan the storyline from the premise, then write to it
 
     @classmethod
     def parse(cls, text: str) -> AblationSystem:
         name, _, rest = text.partition("=")
         parts = rest.split(":")
-        return cls(name, parts[0], int(parts[1]) if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else None)
+        reranker = parts[2] if len(parts) > 2 and parts[2] not in ("", "none") else None
+        if len(parts) > 3 and parts[3] != "plan":
+            raise ValueError(f"unknown fourth field {parts[3]!r} in {text!r}; only 'plan' is known")
+        return cls(name, parts[0], int(parts[1]) if len(parts) > 1 and parts[1] else 1, reranker, len(parts) > 3)
 
 
 def bootstrap_interval(flags: list[float], *, rounds: int = 1000, seed: int = 0) -> tuple[float, float]:
@@ -66,14 +75,16 @@ def story_rows(system: AblationSystem, cases, *, seed: int, threads: int) -> tup
     for number, case in enumerate(cases):
         context, steps = StoryContext(case.premise), []
         start = time.perf_counter()
+        plan = pipeline.plan_storyline(context, 4, seed=seed + 1000 * number).slots if system.plan else [None] * 4
         for i in range(4):
             params = SamplingParams(n_candidates=system.candidates, seed=seed + 1000 * number + i)
-            step = pipeline.next_step(context, params=params)
+            step = pipeline.next_step(context, keywords=list(plan[i]) if plan[i] else None, params=params)
             steps.append(step)
             context = context.extend(step.sentence)
         seconds += time.perf_counter() - start
         rows.append({"system": system.name, "case": number, "premise": case.premise,
                      "sentences": [s.sentence for s in steps], "keywords": [s.keywords for s in steps],
+                     "plan": [list(p) if p else [] for p in plan] if system.plan else None,
                      "coherence": [s.coherence for s in steps]})
     return rows, seconds
 
@@ -102,7 +113,7 @@ def metrics(rows: list[dict], seconds: float | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--system", action="append", required=True, help="NAME=ADAPTER[:CANDIDATES[:RERANKER]]")
+    parser.add_argument("--system", action="append", required=True, help="NAME=ADAPTER[:CANDIDATES[:RERANKER[:plan]]]")
     parser.add_argument("--stories", type=int, default=40, help="Plan-and-Write test premises")
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--seed", type=int, default=7)

@@ -6,6 +6,7 @@ The keyword predictor and the generation backend are chosen by name from plain d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from engine.loading import LoadConfig, LoadedModel, load_model
 from engine.pipeline import Pipeline, RakePredictor
 
 Predictor = KeywordPredictor | RakePredictor
+log = logging.getLogger(__name__)
 
 
 def _rake_predictor(generator: BaseGenerator) -> RakePredictor:
@@ -77,7 +79,7 @@ def _torch_generator(load: LoadConfig, config: GeneratorConfig | None) -> Genera
 def _llama_cpp_generator(load: LoadConfig, config: GeneratorConfig | None) -> BaseGenerator:
     """The model's GGUF file run by llama.cpp, with the adapter as a GGUF LoRA."""
     from engine.backends.gguf_lora import cached_gguf_lora
-    from engine.backends.llama_cpp import LlamaCppGenerator, load_llama
+    from engine.backends.llama_cpp import ROW_TOKENS, SEQUENCES, LlamaCppGenerator, load_llama
     from engine.planner import ModelLoadError
 
     served = _served_model(load)
@@ -86,7 +88,8 @@ def _llama_cpp_generator(load: LoadConfig, config: GeneratorConfig | None) -> Ba
     adapter = served.adapter
     lora = cached_gguf_lora(adapter, served.folder) if adapter else None
     window = (config or GeneratorConfig()).max_context_tokens
-    llm = load_llama(served.gguf, n_ctx=window, threads=load.threads, lora=lora)
+    # the prompt window, plus room for the other candidate rows' sentences in the shared KV cache
+    llm = load_llama(served.gguf, n_ctx=window + (SEQUENCES - 1) * ROW_TOKENS, threads=load.threads, lora=lora)
     return LlamaCppGenerator(llm, served.tokenizer, served.model_id, config, gguf=str(served.gguf),
                              prompt_style=served.style, adapter=str(adapter) if adapter else None,
                              lora_gguf=str(lora) if lora else None)
@@ -111,9 +114,51 @@ BACKEND_LOADERS: dict[str, Callable[[LoadConfig, GeneratorConfig | None], BaseGe
 }
 
 
+def auto_backend(load: LoadConfig) -> tuple[str, str]:
+    """The backend "auto" picks for `load` before trying it, and why: llama-cpp for a GGUF model
+    loaded as it is on a machine without a GPU when llama-cpp-python is installed, else torch."""
+    import importlib.util
+
+    import torch
+
+    from engine.model_source import resolve_model
+    from engine.planner import ModelLoadError
+
+    if load.quantize != "none" or load.dtype != "auto" or load.device_map not in ("auto", "cpu"):
+        return "torch", "placement flags (--quantize, --dtype, --device-map) apply to torch"
+    if torch.cuda.is_available():
+        return "torch", "a GPU is present"
+    try:
+        kind = resolve_model(load.model, data_dir=load.data_dir).kind
+    except ModelLoadError:
+        return "torch", "the model is not a local file"  # torch loading reports the real error
+    if kind != "gguf":
+        return "torch", "the model is not a .gguf file"
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "torch", "llama-cpp-python is not installed (bash scripts/setup.sh installs it)"
+    return "llama-cpp", "a .gguf model on the CPU"
+
+
 def generator_for(load: LoadConfig, config: GeneratorConfig | None = None) -> BaseGenerator:
-    """The generator of the backend `load.backend` names, for the model `load` names."""
-    return BACKEND_LOADERS[load.backend](load, config)
+    """The generator of the backend `load.backend` names, for the model `load` names. "auto" tries
+    llama-cpp where `auto_backend` allows it and falls back to torch, with one log line either way."""
+    if load.backend != "auto":
+        return BACKEND_LOADERS[load.backend](load, config)
+    from engine.planner import ModelLoadError
+
+    backend, why = auto_backend(load)
+    if backend == "torch":
+        log.info("backend auto: torch (%s)", why)
+        return BACKEND_LOADERS["torch"](load, config)
+    try:
+        generator = BACKEND_LOADERS["llama-cpp"](load, config)
+    except ModelLoadError as exc:
+        # torch's error is the one to show when torch cannot load the file either (a broken file)
+        generator = BACKEND_LOADERS["torch"](load, config)
+        log.warning("backend auto: torch, because llama.cpp cannot load the model: %s", exc)
+        return generator
+    log.info("backend auto: llama-cpp (%s)", why)
+    return generator
 
 
 def load_reranker(name: str, ranker):

@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help='print {"systems": {NAME: {METRIC: value}}}')
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     p.add_argument("--backend", default="torch", choices=BACKENDS,
-                   help="what writes the systems' sentences (default torch); gold perplexity is always "
+                   help="what writes the systems' sentences (default torch, so figures compare across runs; auto as "
+                   "elsewhere); gold perplexity is always "
                    "scored by the torch copy of the same weights")
     p.add_argument("--server-url", help="vllm: the server's OpenAI API, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--served-model", help="vllm: the trained system's model name (default: the adapter's name)")

@@ -35,7 +35,7 @@ class LoadConfig:
     data_dir: str | None = None
     threads: int = 0  # 0: every core this process may use
     adapter: str = "auto"  # auto (the shipped one with the default model) | none | a folder
-    backend: str = "torch"  # torch (in this process) | llama-cpp | vllm
+    backend: str = "auto"  # auto (llama-cpp where it loads, else torch) | torch | llama-cpp | vllm
     server_url: str | None = None  # vllm: the server's OpenAI API, http://HOST:PORT/v1
     served_model: str | None = None  # vllm: the model name the server serves
 
@@ -141,11 +141,12 @@ def _add_backend_flags(group) -> None:
     )
     group.add_argument(
         "--backend",
-        default="torch",
+        default="auto",
         choices=BACKENDS,
-        help="what runs the model: torch (in this process, default), llama-cpp (the GGUF file on the CPU, "
-        "several times faster; bash scripts/setup.sh --llama-cpp installs it) or vllm (a vLLM server, "
-        "see --server-url)",
+        help="what runs the model: auto (default: llama-cpp for a .gguf model on a machine without a GPU, "
+        "torch when llama.cpp cannot load it, with a log line saying why), torch (in this process, "
+        "transformers + accelerate), llama-cpp (the GGUF file on the CPU, several times faster) or vllm "
+        "(a vLLM server, see --server-url)",
     )
     group.add_argument("--server-url", default=None, metavar="URL",
                        help="vllm backend: the server's OpenAI API, e.g. http://127.0.0.1:8000/v1")
@@ -165,7 +166,7 @@ def load_config_from_args(args: argparse.Namespace) -> LoadConfig:
         quantize=args.quantize,
         data_dir=getattr(args, "data_dir", None),
         adapter=getattr(args, "adapter", None) or "auto",
-        backend=getattr(args, "backend", None) or "torch",
+        backend=getattr(args, "backend", None) or "auto",
         server_url=getattr(args, "server_url", None),
         served_model=getattr(args, "served_model", None),
     )

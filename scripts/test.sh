@@ -5,7 +5,7 @@
 # CNTRL_TEST_VLLM=0 leaves vLLM out (its tests are then skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --dev --llama-cpp
+bash scripts/setup.sh --dev
 pg_line="$(bash scripts/postgres.sh)"
 export "${pg_line?}"
 if [ "${CNTRL_TEST_VLLM:-1}" != 0 ]; then

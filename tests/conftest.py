@@ -52,11 +52,12 @@ def tiny_generator(tiny_model):
 
 @pytest.fixture(scope="session")
 def default_pipeline():
-    """The real default model with the default knowledge base (integration tests only)."""
+    """The real default model on torch with the default knowledge base (integration tests only;
+    the torch path is the reference the other backends are checked against)."""
     from engine.build import build_pipeline
     from engine.loading import LoadConfig
 
-    return build_pipeline(LoadConfig(data_dir=str(PRODUCT_DATA_DIR)))
+    return build_pipeline(LoadConfig(data_dir=str(PRODUCT_DATA_DIR), backend="torch"))
 
 
 @pytest.fixture(scope="session")

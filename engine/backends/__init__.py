@@ -1,11 +1,13 @@
 """Generation backends besides the in-process torch one: llama.cpp (CPU) and a vLLM server.
 
-`engine.build.generator_for` picks one by name from `BACKEND_LOADERS` (`--backend torch|vllm|llama-cpp`); all of
+`engine.build.generator_for` picks one by name from `BACKEND_LOADERS` (`--backend auto|torch|llama-cpp|vllm`); all of
 them subclass `engine.generator.BaseGenerator`, so the pipeline, the keyword predictor, the
 CLI, the app and the evaluation use them alike. Nothing here is imported until asked for.
 """
 
-BACKENDS = ("torch", "llama-cpp", "vllm")
+# "auto" (the default): llama-cpp for a GGUF model on a machine without a GPU when llama.cpp loads,
+# else torch (engine.build.resolve_backend says which and why).
+BACKENDS = ("auto", "torch", "llama-cpp", "vllm")
 
 
 class BackendUnavailable(RuntimeError):

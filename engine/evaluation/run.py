@@ -66,6 +66,11 @@ def evaluate(*, specs: list[SystemSpec], split: str, limit: int, offset: int = 0
     from engine.evaluation.scorer import FluencyScorer
     from engine.knowledge import load_default_stage
 
+    if backend == "auto":
+        from engine.build import auto_backend
+        from engine.loading import LoadConfig
+
+        backend = auto_backend(LoadConfig(data_dir=data_dir))[0]
     cases = load_cases(split, limit=limit, offset=offset)
     base, trained = load_models(specs, adapter=adapter, data_dir=data_dir, threads=threads)
     retriever, ranker, note = load_default_stage(data_dir, kb)

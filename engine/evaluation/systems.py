@@ -96,6 +96,14 @@ class NoKeywords:
         return KeywordPrediction([], "", "none", resolve_seed(seed))
 
 
+def scoring_prompt(gen, context: StoryContext, keywords: list[str], facts: list[str]) -> tuple[PromptIds, str]:
+    """The generator's prompt for the next sentence, and how its answer starts ("" or " "): what
+    gold perplexity scores the gold sentence after."""
+    prompt = build_prompt(gen.tokenizer, context=context, keywords=keywords, facts=facts,
+                          max_prompt_tokens=gen.context_window - 64, style=gen.prompt_style)
+    return prompt, "" if gen.prompt_style == "chat" else " "
+
+
 @dataclass
 class System:
     """A runnable system: its spec, pipeline and the prompt it scores the gold sentence with."""
@@ -111,12 +119,10 @@ class System:
     def prompt(self, context: StoryContext, keywords: list[str], facts: list[str]) -> tuple[PromptIds, str]:
         """The system's own prompt for the next sentence, and how its answer starts ("" or " ")."""
         gen = self.generator
-        budget = gen.context_window - 64
         if self.spec.plain:
-            return plain_prompt(gen.tokenizer, context, budget), " "
-        prompt = build_prompt(gen.tokenizer, context=context, keywords=keywords, facts=facts if self.spec.knowledge else [],
-                              max_prompt_tokens=budget, style=gen.prompt_style)
-        return prompt, "" if gen.prompt_style == "chat" else " "
+            return plain_prompt(gen.tokenizer, context, gen.context_window - 64), " "
+        return scoring_prompt(gen, context, keywords, facts if self.spec.knowledge else [])
+
 
     def write(self, context: StoryContext, keywords: list[str] | None, params: SamplingParams):
         """One sentence and the facts it was given: (sentence, facts, keywords)."""
