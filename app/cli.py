@@ -41,7 +41,7 @@ def add_database_args(parser: argparse.ArgumentParser, *, suppress: bool = False
 
 def add_serve_args(parser: argparse.ArgumentParser) -> None:
     """The flags of `serve`: address, logins, knowledge, the engine and the writing queue."""
-    from engine.cli_write import add_sampling_args
+    from engine.cli_write import add_reranker_arg, add_sampling_args
     from engine.loading import add_loading_args
 
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
@@ -55,6 +55,7 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-knowledge", action="store_true", help="write without retrieving knowledge")
     parser.add_argument("--ranker", default="embedding", help="knowledge ranker: embedding (default) or null")
     parser.add_argument("--predictor", default="model", choices=("model", "rake"), help="keyword predictor")
+    add_reranker_arg(parser)
     parser.add_argument("--fake-engine", action="store_true", help="a scripted engine instead of a model "
                         "(demos and UI tests; loads nothing)")
     parser.add_argument("--no-eval", action="store_true", help="do not serve the study pages at /eval")
@@ -251,15 +252,17 @@ def engine_for(args: argparse.Namespace):
 
         return FakeEngine(chunk_delay_s=0.03)
 
+    from engine.cli_write import check_reranker
     from engine.loading import load_config_from_args
 
     config = load_config_from_args(args)  # a bad flag combination (--backend vllm without --server-url) stops here
+    check_reranker(args)  # so does a reranker that cannot run (knowledge off)
 
     def load():
         from engine.build import KnowledgeOptions, build_pipeline
 
         knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
-        return build_pipeline(config, knowledge=knowledge, predictor=args.predictor)
+        return build_pipeline(config, knowledge=knowledge, predictor=args.predictor, reranker=args.reranker)
 
     print(f"loading model {args.model} in the background; the page shows when it is ready", flush=True)
     return EngineHandle.load_in_background(load, description=args.model)

@@ -118,7 +118,7 @@ class StoryWriting:
                 raise AppError("a sentence cannot be empty; use undo to remove the last one")
             if text == node.text:
                 return view
-            edited = replace(node.provenance, source="edited", candidates=[], chosen=None, tokens=[])
+            edited = replace(node.provenance, source="edited", candidates=[], chosen=None, tokens=[], coherence=[])
             self._replace_from(user_id, view, node, [(text, edited), *_tail(view, index)])
             return self._load(user_id, story_id)
 

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from engine.bible import SOURCE as BIBLE_SOURCE
-from engine.types import SamplingParams
+from engine.types import SamplingParams, coherence_summary
 from storage import NodeView, Provenance, StorySummary
 
 BIBLE_MARK = "📖"
@@ -75,7 +75,7 @@ def ratings_html(ratings) -> str:
 
 
 def provenance_html(node: NodeView) -> str:
-    """Model, seed, source, sampling params and time per stage, escaped."""
+    """Model, seed, source, sampling params, the reranker's candidate scores and time per stage, escaped."""
     p = node.provenance
     params = ", ".join(f"{PARAM_LABELS.get(k, k)} {v}" for k, v in p.params.items() if k in PARAM_LABELS)
     timings = ", ".join(f"{k} {float(v):.0f} ms" for k, v in p.timings_ms.items() if "." not in k)
@@ -85,6 +85,7 @@ def provenance_html(node: NodeView) -> str:
         ("backend", ", ".join(f"{k} {v}" for k, v in p.backend.items() if v)),
         ("seed", "" if p.seed is None else str(p.seed)),
         ("sampling", params),
+        ("coherence", coherence_summary(p.coherence, p.chosen)),
         ("time", timings),
         ("notes", "; ".join(p.notes)),
         ("memory", _steered_by(p.steering.get("memory"))),

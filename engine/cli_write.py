@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from engine.types import SamplingParams, Step
+from engine.types import SamplingParams, Step, coherence_summary
 
 PRESETS = ("balanced", "precise", "creative", "greedy")
 
@@ -24,6 +25,28 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--knowledge-top-n", type=int, help="facts kept after ranking (default 5)")
     group.add_argument("--keyword-strength", type=float, help="keyword-guided decoding strength; 0 = off (default 4)")
     group.add_argument("--seed", type=int, help="seed; the same seed and settings give the same story")
+
+
+def add_reranker_arg(parser: argparse.ArgumentParser) -> None:
+    """--reranker, shared by the CLI and the app."""
+    parser.add_argument("--reranker", default="none", metavar="none|auto|FOLDER",
+                        help="coherence reranker choosing among the --candidates: none (default), auto (the shipped "
+                        "one in assets/coherence) or a folder written by `python -m engine train-coherence`; "
+                        "it reads the embedding knowledge ranker's sentence vectors")
+
+
+def check_reranker(args: argparse.Namespace) -> None:
+    """Refuse, before any model loads, a --reranker that cannot run: it needs knowledge on with
+    the embedding ranker, and a FOLDER must exist."""
+    name = args.reranker
+    if name == "none":
+        return
+    if args.no_knowledge or args.ranker != "embedding":
+        raise ValueError(f"--reranker {name} reads the embedding knowledge ranker's sentence vectors: "
+                         "drop --no-knowledge and keep --ranker embedding, or use --reranker none")
+    if name != "auto" and not Path(name).is_dir():
+        raise ValueError(f"--reranker {name}: no such folder (give none, auto or a folder written by "
+                         "`python -m engine train-coherence`)")
 
 
 def params_from_args(args: argparse.Namespace) -> SamplingParams:
@@ -61,6 +84,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-knowledge", action="store_true", help="write without retrieving knowledge")
     p.add_argument("--ranker", default="embedding", help="knowledge ranker: embedding (default) or null")
     p.add_argument("--predictor", default="model", choices=("model", "rake"), help="keyword predictor (default model)")
+    add_reranker_arg(p)
     add_sampling_args(p)
     add_loading_args(p)
     p.set_defaults(func=run_write)
@@ -72,12 +96,14 @@ def run_write(args: argparse.Namespace) -> int:
     if not 1 <= args.sentences <= 50:
         raise ValueError("--sentences must be between 1 and 50")
     params = params_from_args(args)
+    check_reranker(args)
     # Imported after the checks above, so bad flags fail at once instead of after loading torch.
     from engine.build import KnowledgeOptions, build_pipeline
     from engine.loading import load_config_from_args
 
     knowledge = KnowledgeOptions(kb_path=args.kb, ranker=args.ranker, enabled=not args.no_knowledge)
-    pipeline = build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor)
+    pipeline = build_pipeline(load_config_from_args(args), knowledge=knowledge, predictor=args.predictor,
+                              reranker=args.reranker)
     storyline = plan_slots(pipeline, args, params)
     steps = write_with_output(pipeline, args, params, storyline.slots if storyline else None)
     if args.json:
@@ -144,6 +170,8 @@ def print_step(index: int, step: Step, out) -> None:
         print(f"    fact {f.score:.2f}: {f.fact.sentence}", file=out)
     timing = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items() if "." not in k)
     print(f"    seed {step.seed}; {timing}", file=out)
+    if step.coherence:
+        print(f"    coherence: {coherence_summary(step.coherence, step.chosen)}", file=out)
     for note in step.notes:
         print(f"    note: {note}", file=out)
     out.flush()

@@ -116,6 +116,12 @@ class Step:
         }
 
 
+def coherence_summary(scores: list[float], chosen: int | None) -> str:
+    """The reranker's scores in candidate order with the chosen one marked, "0.71 (chosen), 0.44";
+    empty when no reranker scored the candidates."""
+    return ", ".join(f"{float(s):.2f}" + (" (chosen)" if i == chosen else "") for i, s in enumerate(scores))
+
+
 @dataclass(frozen=True)
 class StoryContext:
     """The story so far: premise (title or first sentence) plus later sentences.

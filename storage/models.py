@@ -145,6 +145,7 @@ class Node(Base):
     backend: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tokens: Mapped[list[Any]] = mapped_column(default=list)  # per candidate: tokens with their alternatives
     steering: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the memory and author's note it was written with
+    coherence: Mapped[list[Any]] = mapped_column(default=list)  # the reranker's score of each candidate ([]: none ran)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -44,6 +45,8 @@ class Provenance:
     tokens: list[list[dict[str, Any]]] = field(default_factory=list)
     # The memory and author's note it was written with (engine.types.StoryContext.steering).
     steering: dict[str, Any] = field(default_factory=dict)
+    # The coherence reranker's score of each candidate, in the order of `candidates` ([]: no reranker ran).
+    coherence: list[float] = field(default_factory=list)
 
     @classmethod
     def from_step(cls, step: Mapping[str, Any], *, source: str = "generated") -> Provenance:
@@ -87,6 +90,7 @@ class Provenance:
             backend=_backend(self.backend),
             tokens=_tokens(self.tokens, len(candidates)),
             steering=_steering(self.steering),
+            coherence=_coherence(self.coherence, len(candidates)),
         )
 
     def node_fields(self) -> dict[str, Any]:
@@ -228,6 +232,17 @@ def _tokens(value: Any, candidates: int) -> list[list[dict[str, Any]]]:
             checked.append({**token, "alternatives": [_token(o, "alternative") for o in options]})
         out.append(checked)
     return out
+
+
+def _coherence(value: Any, candidates: int) -> list[float]:
+    """The reranker's scores: none, or one finite number per candidate."""
+    scores = validate.json_list(value, field="coherence")
+    if scores and len(scores) != candidates:
+        raise InvalidInput(f"coherence has {len(scores)} scores for {candidates} candidates")
+    for score in scores:
+        if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(score):
+            raise InvalidInput(f"a coherence score must be a finite number, got {score!r}")
+    return [float(score) for score in scores]
 
 
 def _steering(value: Any) -> dict[str, Any]:

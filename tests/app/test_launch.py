@@ -10,7 +10,7 @@ import time
 import pytest
 
 from app.auth import add_user, checker, database_checker, import_auth_file, read_auth_file
-from app.cli import build_parser, main
+from app.cli import build_parser, engine_for, main
 from app.engine_handle import EngineHandle
 from app.errors import AppError
 from app.fake_engine import FakeEngine
@@ -102,3 +102,25 @@ def test_sampling_flags_set_the_panel_defaults(fake, store):
 def test_a_vllm_backend_without_a_server_url_stops_at_launch(capsys):
     assert main(["--backend", "vllm", "--port", "0"]) == 2
     assert "--server-url" in capsys.readouterr().err
+
+
+def test_the_reranker_flag_reaches_the_pipeline_before_or_after_serve(monkeypatch):
+    built: list[dict] = []
+
+    def build_pipeline(config, **options):
+        built.append(options)
+        return FakeEngine(model_id=config.model)
+
+    monkeypatch.setattr("engine.build.build_pipeline", build_pipeline)
+    for argv, reranker in ((["--candidates", "4"], "none"), (["--reranker", "auto"], "auto"),
+                           (["serve", "--reranker", "auto"], "auto"), (["--reranker", "auto", "serve"], "auto")):
+        handle = engine_for(build_parser().parse_args(argv))
+        deadline = time.monotonic() + 5
+        while not handle.ready and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert handle.ready and built[-1]["reranker"] == reranker
+
+
+def test_a_reranker_without_knowledge_stops_at_launch(capsys):
+    assert main(["--reranker", "auto", "--no-knowledge", "--port", "0"]) == 2
+    assert "--reranker auto reads the embedding knowledge ranker's sentence vectors" in capsys.readouterr().err

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import pytest
 
+from app.engine_handle import EngineHandle
 from app.errors import AppError, StoryBusy, StoryNotFound
+from app.fake_engine import FakeEngine
+from app.service import StoryService
 from app.writing import StepRequest, StreamedText
-from engine.types import SamplingParams
+from engine.types import SamplingParams, Step
 from storage import StoryView
 
 
@@ -82,6 +86,27 @@ def test_edit_and_candidate_switch_keep_later_sentences(service, alice):
     view = service.choose_candidate(user_id=alice, story_id=story.id, index=1, candidate=2)
     assert view.nodes[0].provenance.chosen == 2 and view.nodes[0].text.endswith("again.")
     assert len(view.nodes) == 2
+
+
+class RerankingFake(FakeEngine):
+    """The FakeEngine with a reranker's score of each candidate (shorter scores higher)."""
+
+    def stream_step(self, context, **kwargs):
+        for item in super().stream_step(context, **kwargs):
+            yield replace(item, coherence=[round(1 / len(c), 4) for c in item.candidates]) if isinstance(item, Step) else item
+
+
+def test_coherence_scores_are_saved_kept_by_a_candidate_switch_and_dropped_by_an_edit(store, alice):
+    service = StoryService(engine=EngineHandle.of(RerankingFake()), store=store)
+    story = service.new_story(user_id=alice, premise="Ann drove home.")
+    _, view = write(service, alice, story.id, "car", params=SamplingParams(n_candidates=3))
+    prov = view.nodes[0].provenance
+    assert len(prov.candidates) == 3 and prov.coherence == [round(1 / len(c), 4) for c in prov.candidates]
+    view = service.choose_candidate(user_id=alice, story_id=story.id, index=1, candidate=2)
+    assert view.nodes[0].provenance.chosen == 2 and view.nodes[0].provenance.coherence == prov.coherence
+    view = service.edit_sentence(user_id=alice, story_id=story.id, index=1, text="Ann saw a fox.")
+    edited = view.nodes[0].provenance
+    assert (view.nodes[0].text, edited.source, edited.candidates, edited.coherence) == ("Ann saw a fox.", "edited", [], [])
 
 
 def test_another_users_story_reads_as_missing(service, alice, bob):

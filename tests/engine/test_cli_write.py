@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from engine.cli import build_parser
-from engine.cli_write import parse_keyword_slots
+from engine.cli_write import parse_keyword_slots, print_step
+from engine.inflect import mentions
 from engine.testing import save_tiny_llama
+from engine.types import SamplingParams, Step
 
 REPO = Path(__file__).resolve().parents[2]
 PREMISE = "Tom let his friend borrow his phone."
@@ -76,6 +79,7 @@ def test_json_output_has_the_documented_shape(tiny_dir, tmp_path):
         assert isinstance(step["facts"], list)
         assert all(set(f) >= {"text", "score"} for f in step["facts"])
         assert {"generate"} <= set(step["timings_ms"]) and all(v >= 0 for v in step["timings_ms"].values())
+        assert step["coherence"] == []  # no reranker unless --reranker names one
     # ';' separates sentences, an empty slot means "predict".
     first, second, third = doc["steps"]
     assert first["keywords"] == ["battery"] and first["keywords_source"] == "given"
@@ -161,3 +165,41 @@ def test_plan_refuses_more_slots_than_it_plans_at_once(tiny_dir, tmp_path):
     proc = run_cli(PREMISE, "--model", str(tiny_dir), "--no-knowledge", "--sentences", "20", "--plan",
                    data_dir=tmp_path)
     assert_one_line_error(proc, "20 slots are more than the storyline prompt fits: plan at most 12 sentences")
+
+
+# --------------------------------------------------------------------------- coherence reranker
+
+
+def test_reranker_scores_every_candidate_and_chooses_the_best_carrying_the_keywords(tiny_dir, tmp_path):
+    proc = run_cli(PREMISE, "--model", str(tiny_dir), "--reranker", "auto", "--candidates", "3", "--sentences", "2",
+                   "--keywords", "phone;battery", "--seed", "3", "--max-tokens", "8", "--json", data_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for step in json.loads(proc.stdout)["steps"]:
+        scores, candidates = step["coherence"], step["candidates"]
+        assert len(scores) == len(candidates) == 3 and all(0 <= s <= 1 for s in scores)
+        carrying = [i for i, c in enumerate(candidates) if all(mentions(c, k) for k in step["keywords"])]
+        assert scores[step["chosen"]] == max(scores[i] for i in carrying or range(3))
+        assert step["sentence"] == candidates[step["chosen"]] and "rerank" in step["timings_ms"]
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--reranker", "auto", "--no-knowledge"], "--reranker auto reads the embedding knowledge ranker"),
+    (["--reranker", "auto", "--ranker", "null"], "drop --no-knowledge and keep --ranker embedding"),
+    (["--reranker", "no-such-reranker"], "--reranker no-such-reranker: no such folder"),
+])
+def test_a_reranker_that_cannot_run_is_one_line(tiny_dir, tmp_path, flags, fragment):
+    proc = run_cli(PREMISE, "--model", str(tiny_dir), "--candidates", "2", *flags, data_dir=tmp_path)
+    assert_one_line_error(proc, fragment)
+
+
+def test_text_output_shows_the_rerankers_scores_only_when_it_ran():
+    step = Step(keywords=["phone"], facts=[], candidates=["Tom lost it.", "Tom found the phone."], chosen=1,
+                params=SamplingParams(n_candidates=2), seed=0, model="tiny", coherence=[0.3, 0.8])
+    out = io.StringIO()
+    print_step(1, step, out)
+    assert "[1] Tom found the phone.\n" in out.getvalue()
+    assert "    coherence: 0.30, 0.80 (chosen)\n" in out.getvalue()
+    plain = io.StringIO()
+    print_step(1, Step(keywords=["phone"], facts=[], candidates=["Tom lost it."], chosen=0,
+                       params=SamplingParams(), seed=0, model="tiny"), plain)
+    assert "coherence" not in plain.getvalue()

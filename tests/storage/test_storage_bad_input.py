@@ -45,6 +45,11 @@ BAD_NODES = [
     ("chosen out of range", {"provenance": Provenance(candidates=["a", "b"], chosen=2)}),
     ("seed too large", {"provenance": Provenance(seed=2**64)}),
     ("negative timing", {"provenance": Provenance(timings_ms={"generate": -1})}),
+    ("coherence for fewer candidates", {"provenance": Provenance(candidates=["a", "b"], chosen=0, coherence=[0.5])}),
+    ("coherence without candidates", {"provenance": Provenance(coherence=[0.5])}),
+    ("coherence score not a number", {"provenance": Provenance(candidates=["a"], chosen=0, coherence=["high"])}),
+    ("coherence score NaN", {"provenance": Provenance(candidates=["a"], chosen=0, coherence=[float("nan")])}),
+    ("coherence as an object", {"provenance": Provenance(candidates=["a"], chosen=0, coherence={"a": 0.5})}),
 ]
 
 

@@ -258,7 +258,7 @@ def test_upgrade_from_m008_keeps_stories_and_adds_bible_and_ratings(db_url):
             "UPDATE stories SET head_node_id = 1001 WHERE id = 1001",
         ):
             connection.exec_driver_sql(statement)
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     factory = make_sessionmaker(engine)
     view = _load(factory, 1001, 1001)
     assert (view.title, view.memory, view.bible, view.ratings) == ("Old", "M", (), {})

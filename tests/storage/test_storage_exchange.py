@@ -99,6 +99,29 @@ def test_markdown_has_title_premise_and_text(session, users):
     assert text == "# Flat\n\n*Ann drove home.*\n\nIt was late. It rained.\n"
 
 
+def test_coherence_scores_of_a_reranked_step_are_stored_exported_and_imported(session, users):
+    """The scores `Provenance.from_step` takes from a Step read back in candidate order, and export
+    and import keep them; a document from before scores existed imports with none."""
+    from engine.types import SamplingParams, Step
+
+    step = Step(keywords=["tire"], facts=[], candidates=["The tire popped.", "It rained.", "Ann sang."], chosen=1,
+                params=SamplingParams(n_candidates=3), seed=5, model="tiny", coherence=[0.4123, 0.7, 0.0567])
+    ann, bob = users["ann"], users["bob"]
+    story = create_story(session, user_id=ann, title="Scored", premise="Ann drove home.")
+    append_node(session, user_id=ann, story_id=story.id, text=step.sentence,
+                provenance=Provenance.from_step(step.to_dict()))
+    stored = load_story(session, user_id=ann, story_id=story.id).nodes[0].provenance
+    assert (stored.coherence, stored.candidates, stored.chosen) == (step.coherence, step.candidates, 1)
+    document = export_json(session, user_id=ann, story_id=story.id)
+    assert document["nodes"][0]["coherence"] == step.coherence
+    copy_ = import_json(session, user_id=bob, document=json.loads(json.dumps(document)))
+    assert load_story(session, user_id=bob, story_id=copy_.id).nodes[0].provenance == stored
+    older = copy.deepcopy(document)
+    del older["nodes"][0]["coherence"]
+    old = import_json(session, user_id=bob, document=older)
+    assert load_story(session, user_id=bob, story_id=old.id).nodes[0].provenance.coherence == []
+
+
 def _broken(document, path, value):
     broken = copy.deepcopy(document)
     target = broken
@@ -118,6 +141,7 @@ def _broken(document, path, value):
         (("nodes", 1, "text"), "bad\x00text"),
         (("nodes", 3, "text"), "x" * 100_001),
         (("nodes", 2, "keywords"), "not a list"),
+        (("nodes", 2, "coherence"), [0.5]),
         (("nodes", 2, "position"), 5),
         (("nodes", 2, "created_at"), "yesterday"),
         (("head",), 77),

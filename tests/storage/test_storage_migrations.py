@@ -48,7 +48,7 @@ def test_autogenerate_finds_no_difference(db_url):
     engine = make_engine(db_url)
     assert upgrade(engine=engine, revision="m001_initial") == "m001_initial"
     assert _diff(engine), "the comparison must see the tables m002 adds"
-    assert upgrade(engine=engine) == head_revision() == "m011_storyline"
+    assert upgrade(engine=engine) == head_revision() == "m012_coherence"
     assert _diff(engine) == []
     engine.dispose()
 
@@ -78,7 +78,7 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     assert "ratings" not in inspect(engine).get_table_names()
     assert "disabled_at" not in {c["name"] for c in inspect(engine).get_columns("users")}
 
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     with factory.begin() as session:
         after = load_story(session, user_id=ann, story_id=story_id)
         assert after == before and after.text == "Uno."
@@ -130,7 +130,7 @@ def test_downgrade_and_upgrade_again(db_url):
     upgrade(engine=engine)
     assert downgrade(engine=engine, revision="base") == "base"
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     engine.dispose()
 
 
@@ -138,7 +138,7 @@ def test_command_line_upgrades_the_given_database(tmp_path):
     db = tmp_path / "cli.db"
     run = [sys.executable, "-m", "storage", "--db", f"sqlite:///{db}"]
     up = subprocess.run([*run, "upgrade"], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "at m011_storyline" in up.stdout
+    assert "at m012_coherence" in up.stdout
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
     assert {"nodes", "ratings"} <= set(inspect(engine).get_table_names())
@@ -172,7 +172,7 @@ def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
             f"VALUES (1001, 1002, 1003, false, {when})",
         ):
             connection.exec_driver_sql(statement)
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     assert "redo_stack" not in {c["name"] for c in inspect(engine).get_columns("stories")}
     assert downgrade(engine=engine, revision="m009_bible_ratings") == "m009_bible_ratings"
     with engine.connect() as connection:
@@ -180,7 +180,7 @@ def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
         moves = connection.exec_driver_sql("SELECT before_node_id, after_node_id FROM head_moves").all()
     assert (json.loads(stack) if isinstance(stack, str) else stack) == [1005, 1004]
     assert [tuple(m) for m in moves] == [(1002, 1003)]  # the regenerate stays a move; the steps back are the stack again
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     factory = make_sessionmaker(engine)
     with factory.begin() as session:
         assert load_story(session, user_id=1001, story_id=1001).can_redo
@@ -193,4 +193,40 @@ def test_upgrade_to_one_undo_store_keeps_redo_and_undo(db_url):
         undo(session, user_id=1001, story_id=1001)  # the recorded regenerate: B. again, not one sentence less
         assert load_story(session, user_id=1001, story_id=1001).text == "A. B."
         assert redo(session, user_id=1001, story_id=1001).id == 1003
+    engine.dispose()
+
+
+def test_upgrade_from_storyline_keeps_sentences_and_adds_coherence(db_url):
+    """A sentence written as the m011 schema had it reads back with no coherence scores; a reranked
+    one keeps its scores; a downgrade to m011 drops the column and keeps both sentences."""
+    engine = make_engine(db_url)
+    upgrade(engine=engine, revision="m011_storyline")
+    assert "coherence" not in {c["name"] for c in inspect(engine).get_columns("nodes")}
+    when = "'2026-12-01 10:00:00+00:00'"
+    with engine.begin() as connection:
+        for statement in (
+            f"INSERT INTO users (id, name, role, password_hash, created_at) VALUES (1001, 'ann', 'writer', NULL, {when})",
+            "INSERT INTO stories (id, owner_id, title, premise, settings, created_at, updated_at, memory, authors_note, "
+            f"note_depth, storyline) VALUES (1001, 1001, 'Old', 'Before.', '{{}}', {when}, {when}, '', '', 1, '{{}}')",
+            "INSERT INTO nodes (id, story_id, parent_id, position, text, source, keywords, keywords_source, facts, "
+            "candidates, chosen, params, seed, model, timings_ms, notes, backend, tokens, steering, created_at) VALUES "
+            "(1001, 1001, NULL, 0, 'One.', 'generated', '[\"one\"]', 'given', '[]', '[\"One.\", \"Uno.\"]', 0, '{}', "
+            f"7, 'tiny', '{{}}', '[]', '{{}}', '[]', '{{}}', {when})",
+            "UPDATE stories SET head_node_id = 1001 WHERE id = 1001",
+        ):
+            connection.exec_driver_sql(statement)
+    assert upgrade(engine=engine) == "m012_coherence"
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        old = load_story(session, user_id=1001, story_id=1001).nodes[0].provenance
+        assert (old.candidates, old.seed, old.coherence) == (["One.", "Uno."], 7, [])
+        append_node(session, user_id=1001, story_id=1001, text="Two.", provenance=Provenance(
+            source="generated", candidates=["Two.", "Dos.", "Deux."], chosen=0, coherence=[0.81, 0.25, 0.5]))
+    with factory() as session:
+        nodes = load_story(session, user_id=1001, story_id=1001).nodes
+    assert [n.text for n in nodes] == ["One.", "Two."] and nodes[1].provenance.coherence == [0.81, 0.25, 0.5]
+    assert downgrade(engine=engine, revision="m011_storyline") == "m011_storyline"
+    assert "coherence" not in {c["name"] for c in inspect(engine).get_columns("nodes")}
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM nodes WHERE story_id = 1001").scalar() == 2
     engine.dispose()

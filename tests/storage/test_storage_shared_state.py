@@ -129,7 +129,7 @@ def test_upgrade_from_m005_keeps_stories_and_adds_the_shared_tables(db_url):
     assert "head_moves" not in inspect(engine).get_table_names()
     assert upgrade(engine=engine, revision="m006_shared_state") == "m006_shared_state"
     assert {"head_moves", "writing_leases", "login_sessions", "app_settings"} <= set(inspect(engine).get_table_names())
-    assert upgrade(engine=engine) == "m011_storyline"
+    assert upgrade(engine=engine) == "m012_coherence"
     from storage import Provenance, load_story
 
     factory = make_sessionmaker(engine)
