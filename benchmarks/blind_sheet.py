@@ -3,6 +3,7 @@
     python benchmarks/blind_sheet.py STORIES.jsonl --systems human,prompted,trained --sheet sheet.md --key key.json
     python benchmarks/blind_sheet.py STORIES.jsonl --key key.json --scores scores.json   # unblind a reader's scores
     python benchmarks/blind_sheet.py - --key docs/readings/rerank/key.json --scores docs/readings/rerank/scores.json  # an A/B sheet
+    python benchmarks/blind_sheet.py - --key KEY --scores SCORES --paired static,dynamic   # case-paired differences
 
 The sheet numbers every continuation and shows only its premise and sentences; the key maps
 numbers to systems. A reader's scores (`{"1": {"overall": 4}, ...}`) are averaged per system, with the count
@@ -58,6 +59,26 @@ def unblind_pairs(key: dict, scores: dict) -> dict:
             "rated_4_or_more": {s: sum(x >= 4 for x in v) for s, v in marks.items()}}
 
 
+def paired_differences(key: dict, scores: dict, first: str, second: str, *, rounds: int = 2000,
+                       seed: int = 0) -> dict:
+    """Mean score of `first` minus `second` over the cases both wrote, per criterion, with a 95%
+    bootstrap interval over cases (the two systems' continuations of one premise are a pair)."""
+    by_case: dict[str, dict[int, dict]] = defaultdict(dict)
+    for number, given in scores.items():
+        entry = key[number]
+        by_case[entry["system"]][entry["case"]] = given
+    cases = sorted(set(by_case[first]) & set(by_case[second]))
+    rng = random.Random(seed)
+    out = {"cases": len(cases)}
+    for criterion in sorted(next(iter(scores.values()))):
+        diffs = [by_case[first][c][criterion] - by_case[second][c][criterion] for c in cases]
+        means = sorted(sum(rng.choice(diffs) for _ in diffs) / len(diffs) for _ in range(rounds))
+        out[criterion] = {"difference": round(sum(diffs) / len(diffs), 2),
+                          "interval_95": [round(means[int(0.025 * rounds)], 2), round(means[int(0.975 * rounds) - 1], 2)],
+                          "first_higher": sum(d > 0 for d in diffs), "second_higher": sum(d < 0 for d in diffs)}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stories")
@@ -66,10 +87,15 @@ def main() -> int:
     parser.add_argument("--key", required=True, help="the key: written with --sheet, read with --scores")
     parser.add_argument("--scores", help="a reader's scores to unblind")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--paired", metavar="FIRST,SECOND", help="with --scores: FIRST minus SECOND, case by case")
     args = parser.parse_args()
     if args.scores:
         key = json.loads(Path(args.key).read_text())
         scores = json.loads(Path(args.scores).read_text())
+        if args.paired:
+            first, second = args.paired.split(",")
+            print(json.dumps(paired_differences(key, scores, first, second), indent=1))
+            return 0
         pairs = key and "A" in next(iter(key.values()))
         print(json.dumps((unblind_pairs if pairs else unblind)(key, scores), indent=1))
         return 0
