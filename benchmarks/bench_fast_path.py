@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.build import KnowledgeOptions, build_pipeline
+from engine.build import KnowledgeOptions, build_pipeline, generator_for
 from engine.evaluation.cases import load_cases
 from engine.evaluation.metrics import perplexity
 from engine.evaluation.scorer import target_nll
@@ -79,46 +79,37 @@ def copy_rate(megabytes: int = 256, repeats: int = 5) -> float:
     return src.nbytes / best
 
 
-def torch_weight_bytes(model) -> int:
+def weight_bytes(model) -> int:
+    """Bytes of a torch model's weights read per token: each tensor once (tied ones too), the
+    packed int8 weights of linear layers torch quantised."""
     seen, total = set(), 0
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.data_ptr() not in seen:
-            seen.add(tensor.data_ptr())
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
-def quantised_bytes(model) -> int:
-    """Weight bytes of a model whose linear layers torch quantised to int8 (packed weights)."""
-    total, seen = 0, set()
     for module in model.modules():
-        if hasattr(module, "_weight_bias"):
+        if hasattr(module, "_weight_bias"):  # a dynamically quantised linear layer
             weight, bias = module._weight_bias()
             total += weight.numel() + (bias.numel() * 4 if bias is not None else 0)
-        else:
-            for p in module.parameters(recurse=False):
-                if p.data_ptr() not in seen:
-                    seen.add(p.data_ptr())
-                    total += p.numel() * p.element_size()
+            continue
+        for tensor in list(module.parameters(recurse=False)) + list(module.buffers(recurse=False)):
+            if tensor.data_ptr() not in seen:
+                seen.add(tensor.data_ptr())
+                total += tensor.numel() * tensor.element_size()
     return total
+
+
+def backend_of(path: str) -> str:
+    return "llama-cpp" if path == "llama-cpp" else "torch"
 
 
 def make_pipeline(path: str, threads: int):
-    backend = "llama-cpp" if path == "llama-cpp" else "torch"
-    pipeline = build_pipeline(LoadConfig(backend=backend, threads=threads), knowledge=KnowledgeOptions(enabled=False))
+    pipeline = build_pipeline(LoadConfig(backend=backend_of(path), threads=threads),
+                              knowledge=KnowledgeOptions(enabled=False))
     gen = pipeline.generator
     if path == "torch-int8":
         # the transformer blocks' linear layers; the output projection shares the embedding matrix
         # and its int8 copy costs far more in perplexity than it saves in time
         gen.model.model = torch.ao.quantization.quantize_dynamic(gen.model.model, {torch.nn.Linear}, dtype=torch.qint8)
-        weights = quantised_bytes(gen.model)
     elif path == "torch-compile":
         gen.model.forward = torch.compile(gen.model.forward, dynamic=True)
-        weights = torch_weight_bytes(gen.model)
-    elif backend == "torch":
-        weights = torch_weight_bytes(gen.model)
-    else:
-        weights = os.path.getsize(default_gguf_path())
+    weights = os.path.getsize(default_gguf_path()) if path == "llama-cpp" else weight_bytes(gen.model)
     return pipeline, weights
 
 
@@ -177,12 +168,9 @@ def measure(path: str, cases, args) -> tuple[PathRow, list[list[int]]]:
 def whole_stories(path: str, cases, args) -> tuple[list[float], list[float]]:
     """A 4-sentence story with 4 candidates a sentence, as the editor writes it: knowledge on,
     keywords predicted; seconds per story and the first streamed token of each sentence."""
-    if args.stories <= 0:
+    if args.stories <= 0 or path not in ("torch", "llama-cpp"):
         return [], []
-    backend = "llama-cpp" if path == "llama-cpp" else "torch"
-    if path not in ("torch", "llama-cpp"):
-        return [], []
-    pipeline = build_pipeline(LoadConfig(backend=backend, threads=args.threads))
+    pipeline = build_pipeline(LoadConfig(backend=backend_of(path), threads=args.threads))
     timed_step(pipeline, cases[0].context, None, SamplingParams(seed=0, n_candidates=4))  # warm-up
     totals, firsts = [], []
     premises = list(dict.fromkeys(c.story.sentences[0] for c in cases))[: args.stories]
@@ -201,19 +189,12 @@ def whole_stories(path: str, cases, args) -> tuple[list[float], list[float]]:
 
 def raw_llama(cases, written: list[list[int]], threads: int) -> tuple[float, float]:
     """tokens/s of llama.cpp's own create_completion on the guided path's prompts, greedy, as many
-    tokens as the guided path wrote for each case (prefill included), and on a 64-token run."""
-    from engine.backends.llama_cpp import load_llama
-    from engine.build import _served_model
-
-    served = _served_model(LoadConfig(backend="llama-cpp"))
-    from engine.backends.gguf_lora import cached_gguf_lora
-
-    lora = cached_gguf_lora(served.adapter, served.folder) if served.adapter else None
-    llm = load_llama(served.gguf, n_ctx=2048, threads=threads or 1, lora=lora, sequences=1)
-    pipeline = build_pipeline(LoadConfig(backend="torch", threads=1), knowledge=KnowledgeOptions(enabled=False))
-    gen = pipeline.generator
+    tokens as the guided path wrote for each case (prefill included), and on a 64-token run; the
+    same Llama object (GGUF, LoRA, threads) the guided path decodes with."""
+    gen = generator_for(LoadConfig(backend="llama-cpp", threads=threads))
+    llm = gen.llm
     seconds, tokens = 0.0, 0
-    for case, ids in zip(cases, written):
+    for case, ids in zip(cases, written, strict=True):
         prompt, _ = scoring_prompt(gen, case.context, [case.gold_keyword], [])
         t = time.perf_counter()
         out = llm.create_completion(prompt.ids, max_tokens=max(1, len(ids)), temperature=0.0)
@@ -226,7 +207,7 @@ def raw_llama(cases, written: list[list[int]], threads: int) -> tuple[float, flo
     t = time.perf_counter()
     out = llm.create_completion(prompt.ids, max_tokens=64, temperature=0.0, logit_bias={llm.token_eos(): -100.0})
     long_rate = out["usage"]["completion_tokens"] / (time.perf_counter() - t)
-    llm.close()
+    gen.close()
     return tokens / seconds, long_rate
 
 

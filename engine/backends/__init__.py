@@ -6,7 +6,7 @@ CLI, the app and the evaluation use them alike. Nothing here is imported until a
 """
 
 # "auto" (the default): llama-cpp for a GGUF model on a machine without a GPU when llama.cpp loads,
-# else torch (engine.build.resolve_backend says which and why).
+# else torch (engine.build.auto_backend says which and why).
 BACKENDS = ("auto", "torch", "llama-cpp", "vllm")
 
 

@@ -30,7 +30,6 @@ from engine.sentence import clean_sentence
 from engine.types import SamplingParams
 from engine.vocab import vocab_info
 
-
 SEQUENCES = 8  # candidate rows one batch decodes together (llama.cpp sequences of the context)
 ROW_TOKENS = 64  # KV cells kept for each extra row's sentence beyond the prompt window
 
@@ -87,6 +86,20 @@ def _widen_context(llm, sequences: int) -> None:
     llm.context_params = params
 
 
+def _decode_logits(llm, batch, entries: list[tuple[int, int, int]], what: str) -> torch.Tensor:
+    """Decode (token, position, sequence) `entries` in `batch`, every one with its logits: (n, V)."""
+    import llama_cpp
+
+    batch.n_tokens = len(entries)
+    for i, (token, pos, seq) in enumerate(entries):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
+        batch.seq_id[i][0], batch.logits[i] = seq, True
+    if llama_cpp.llama_decode(llm._ctx.ctx, batch) != 0:
+        raise RuntimeError(f"llama.cpp could not decode {what} (KV cache full)")
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm._ctx.ctx), shape=(len(entries), llm.n_vocab()))
+    return torch.from_numpy(logits.copy())  # (n, V)
+
+
 class _SequenceRows:
     """Candidate rows decoded together, one llama.cpp sequence each, after a shared prompt.
 
@@ -106,28 +119,16 @@ class _SequenceRows:
         for seq in self.seqs[1:]:
             llama_cpp.llama_memory_seq_cp(self.memory, 0, seq, -1, -1)
         self.batch = llama_cpp.llama_batch_init(rows, 0, 1)
-        self.vocab = llm.n_vocab()
 
     def batch_select_indices(self, idx: torch.Tensor) -> None:
         self.seqs = [self.seqs[i] for i in idx.tolist()]
 
     def forward(self, ids: torch.Tensor, cache) -> torch.Tensor:
-        import llama_cpp
-
-        rows = ids.shape[0]  # ids: (A, 1), one token per active row
-        batch = self.batch
-        batch.n_tokens = rows
-        for a in range(rows):
-            batch.token[a] = int(ids[a, 0])
-            batch.pos[a] = self.pos
-            batch.n_seq_id[a] = 1
-            batch.seq_id[a][0] = self.seqs[a]
-            batch.logits[a] = True
-        if llama_cpp.llama_decode(self.llm._ctx.ctx, batch) != 0:
-            raise RuntimeError("llama.cpp could not decode the candidate rows (KV cache full)")
+        tokens = ids[:, 0].tolist()  # ids: (A, 1), one token per active row
+        logits = _decode_logits(self.llm, self.batch, [(t, self.pos, seq) for t, seq in zip(tokens, self.seqs, strict=True)],
+                                "the candidate rows")
         self.pos += 1
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.llm._ctx.ctx), shape=(rows, self.vocab))
-        return torch.from_numpy(logits.copy())  # (A, V)
+        return logits  # (A, V)
 
     def close(self) -> None:
         import llama_cpp
@@ -193,15 +194,8 @@ class LlamaCppGenerator(BaseGenerator):
             if len(target) > 1:
                 batch = llama_cpp.llama_batch_init(len(target) - 1, 0, 1)
                 try:
-                    batch.n_tokens = len(target) - 1
-                    for i, token in enumerate(target[:-1]):
-                        batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, len(prefix) + i, 1
-                        batch.seq_id[i][0], batch.logits[i] = 0, True
-                    if llama_cpp.llama_decode(self.llm._ctx.ctx, batch) != 0:
-                        raise RuntimeError("llama.cpp could not score the target (KV cache full)")
-                    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.llm._ctx.ctx),
-                                                   shape=(len(target) - 1, self.llm.n_vocab()))
-                    logp = torch.log_softmax(torch.from_numpy(logits.copy()), dim=-1)  # (T-1, V)
+                    entries = [(token, len(prefix) + i, 0) for i, token in enumerate(target[:-1])]
+                    logp = torch.log_softmax(_decode_logits(self.llm, batch, entries, "the target"), dim=-1)  # (T-1, V)
                     nll -= float(logp.gather(1, torch.tensor(target[1:])[:, None]).sum())
                 finally:
                     llama_cpp.llama_batch_free(batch)

@@ -123,7 +123,6 @@ class System:
             return plain_prompt(gen.tokenizer, context, gen.context_window - 64), " "
         return scoring_prompt(gen, context, keywords, facts if self.spec.knowledge else [])
 
-
     def write(self, context: StoryContext, keywords: list[str] | None, params: SamplingParams):
         """One sentence and the facts it was given: (sentence, facts, keywords)."""
         if self.spec.plain:
